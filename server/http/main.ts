@@ -1,0 +1,52 @@
+// Entry point: `npm start` (through scripts/start.mjs) and `npm run serve` run this file.
+import { readEnv, EnvError } from './env';
+import { consoleLogger, startServer } from './server';
+import { MissingBuildError } from './remix';
+
+async function main() {
+  let env;
+  try {
+    env = readEnv();
+  } catch (err) {
+    if (err instanceof EnvError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let server;
+  try {
+    server = await startServer({ env });
+  } catch (err) {
+    if (err instanceof MissingBuildError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  consoleLogger('info', `data in ${env.dataDir}`);
+  // tests and scripts wait for this exact line
+  console.log(`listening on ${server.url}`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    consoleLogger('info', `${signal}: shutting down`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+process.on('unhandledRejection', (err) => {
+  // a bug in one request or job must not take every notebook down
+  consoleLogger('error', `unhandled rejection: ${(err as Error)?.stack ?? err}`);
+});
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+// Assembles the one Node process: storage, sync rooms, HTTP API, Remix, WebSocket, on one port.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { AppServices } from '../../common/app-context';
+import { openSqliteStorage } from '../storage/sqlite';
+import type { Storage } from '../storage/types';
+import { RoomManager } from '../sync/rooms';
+import { createSyncServer } from '../sync/ws-server';
+import { NotebookService } from '../notebook/notebooks';
+import { createApi } from './api';
+import { errorHandler } from './errors';
+import { mountRemix } from './remix';
+import type { Env } from './env';
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, msg: string) => void;
+
+export const consoleLogger: Logger = (level, msg) => {
+  const line = `[${new Date().toISOString()}] ${level}: ${msg}`;
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+};
+
+export interface ServerOptions {
+  env: Env;
+  /** serve the Remix UI (tests of the sync layer can leave it out) */
+  withUi?: boolean;
+  storage?: Storage;
+  log?: Logger;
+  unloadAfterMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  storage: Storage;
+  rooms: RoomManager;
+  notebooks: NotebookService;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { env } = opts;
+  const log = opts.log ?? consoleLogger;
+  const storage = opts.storage ?? openSqliteStorage(env.dataDir);
+  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs });
+  const notebooks = new NotebookService(storage);
+
+  const services: AppServices = {
+    listNotebooks: () => notebooks.list(),
+    createNotebook: async ({ title }) => ({ id: (await notebooks.create({ title })).id }),
+    getNotebook: (id) => notebooks.get(id),
+    modelInfo: () => ({ model: null, endpoint: null }),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/api', createApi({ notebooks }));
+  app.use('/api', (_req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
+  });
+  app.use('/api', errorHandler((m) => log('error', m)));
+  const remix = opts.withUi === false ? null : await mountRemix(app, { mode: env.NODE_ENV === 'development' ? 'development' : 'production', services });
+  app.use(errorHandler((m) => log('error', m)));
+
+  const server = http.createServer(app);
+  const sync = createSyncServer(rooms, log);
+  server.on('upgrade', (req, socket, head) => {
+    if (!sync.handleUpgrade(req, socket, head)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    }
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+  const url = `http://${host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    storage,
+    rooms,
+    notebooks,
+    close() {
+      closing ??= (async () => {
+        await sync.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await rooms.closeAll();
+        await remix?.close();
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}

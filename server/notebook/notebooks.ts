@@ -1,0 +1,29 @@
+// Notebook records: create, list, look up. The document itself lives in the sync rooms.
+import { cleanTitle } from '../../common/notebook/model';
+import type { NotebookRecord, Storage } from '../storage/types';
+
+export const NOTEBOOK_ID_PATTERN = /^[a-z0-9]{12}$/;
+
+export function newNotebookId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
+}
+
+export class NotebookService {
+  constructor(private storage: Storage) {}
+
+  async create(opts: { title?: unknown } = {}): Promise<NotebookRecord> {
+    return this.storage.createNotebook({ id: newNotebookId(), title: cleanTitle(opts.title) });
+  }
+
+  async get(id: string): Promise<NotebookRecord | null> {
+    if (!NOTEBOOK_ID_PATTERN.test(id)) return null;
+    return this.storage.getNotebook(id);
+  }
+
+  list(): Promise<NotebookRecord[]> {
+    return this.storage.listNotebooks();
+  }
+}

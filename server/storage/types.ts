@@ -1,0 +1,46 @@
+// One storage interface for notebooks and their Yjs updates. SQLite implements it today; the
+// interface is async so PostgreSQL (several server instances) can take its place unchanged.
+
+export interface NotebookRecord {
+  id: string;
+  title: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StoredUpdates {
+  /** the compacted state (a Yjs update), or null when never compacted */
+  snapshot: Uint8Array | null;
+  /** updates appended after the snapshot, oldest first */
+  updates: Uint8Array[];
+  /** sequence number of the last update returned; pass it to compact() */
+  lastSeq: number;
+}
+
+export interface Storage {
+  createNotebook(rec: { id: string; title: string }): Promise<NotebookRecord>;
+  getNotebook(id: string): Promise<NotebookRecord | null>;
+  listNotebooks(): Promise<NotebookRecord[]>;
+  /** title and updatedAt are derived from the document; the document stays the source of truth */
+  touchNotebook(id: string, patch: { title?: string; updatedAt: number }): Promise<void>;
+  deleteNotebook(id: string): Promise<void>;
+  loadUpdates(id: string): Promise<StoredUpdates>;
+  /** resolves once the update is durable (acknowledged to nobody before that) */
+  appendUpdate(id: string, update: Uint8Array): Promise<number>;
+  /** replaces every update with seq <= upToSeq by one snapshot, atomically */
+  compact(id: string, snapshot: Uint8Array, upToSeq: number): Promise<void>;
+  /** how many updates are stored after the snapshot */
+  countUpdates(id: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class StorageError extends Error {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'DUPLICATE' | 'IO',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}

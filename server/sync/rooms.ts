@@ -1,0 +1,95 @@
+// Loads, shares and unloads DocRooms. A room is loaded once per notebook, however many clients
+// and server-side jobs use it, and unloaded some time after the last of them leaves.
+import type { Storage } from '../storage/types';
+import { DocRoom } from './room';
+
+/** Unload a document this long after its last client leaves and no job holds it. */
+export const UNLOAD_AFTER_MS = 30_000;
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+export class RoomManager {
+  private rooms = new Map<string, DocRoom>();
+  private unloadTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private storage: Storage,
+    private log: Log,
+    private opts: { unloadAfterMs?: number } = {},
+  ) {}
+
+  /** The loaded room of a notebook; loads it from storage first if needed. Null for unknown ids. */
+  async get(id: string): Promise<DocRoom | null> {
+    let room = this.rooms.get(id);
+    if (!room) {
+      const rec = await this.storage.getNotebook(id);
+      if (!rec) return null;
+      room = this.rooms.get(id);
+      if (!room) {
+        room = new DocRoom(id, this.storage, this.log, { title: rec.title });
+        this.rooms.set(id, room);
+        room.ready.catch((err) => {
+          this.log('error', `could not load notebook ${id}: ${(err as Error).message}`);
+          if (this.rooms.get(id) === room) this.rooms.delete(id);
+        });
+      }
+    }
+    this.cancelUnload(id);
+    await room.ready;
+    return room;
+  }
+
+  /** Loaded rooms only (for tests and metrics). */
+  loaded(id: string): DocRoom | undefined {
+    return this.rooms.get(id);
+  }
+
+  /** Holds a room loaded while a server-side job uses it. */
+  async acquire(id: string): Promise<{ room: DocRoom; release: () => void } | null> {
+    const room = await this.get(id);
+    if (!room) return null;
+    const release = room.retain();
+    return {
+      room,
+      release: () => {
+        release();
+        this.maybeUnload(id);
+      },
+    };
+  }
+
+  /** Call after a connection or a job leaves a room. */
+  maybeUnload(id: string): void {
+    const room = this.rooms.get(id);
+    if (!room || !room.isIdle || this.unloadTimers.has(id)) return;
+    const timer = setTimeout(() => {
+      this.unloadTimers.delete(id);
+      if (this.rooms.get(id) !== room || !room.isIdle) return;
+      if (room.hasUnsaved) {
+        // never drop edits: keep it in memory until storage works again
+        this.maybeUnload(id);
+        return;
+      }
+      this.rooms.delete(id);
+      room.destroy().catch((err) => this.log('warn', `unloading ${id}: ${(err as Error).message}`));
+    }, this.opts.unloadAfterMs ?? UNLOAD_AFTER_MS);
+    timer.unref?.();
+    this.unloadTimers.set(id, timer);
+  }
+
+  private cancelUnload(id: string) {
+    const t = this.unloadTimers.get(id);
+    if (t) {
+      clearTimeout(t);
+      this.unloadTimers.delete(id);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    for (const t of this.unloadTimers.values()) clearTimeout(t);
+    this.unloadTimers.clear();
+    const rooms = [...this.rooms.values()];
+    this.rooms.clear();
+    await Promise.all(rooms.map((r) => r.destroy().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,124 @@
+// The thin socket layer: WebSocket upgrades on /sync/:id become SyncConnections of a DocRoom.
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { CloseCode, CloseReason, MAX_MESSAGE_BYTES } from './close-codes';
+import { MalformedMessageError, type SyncConnection } from './room';
+import type { RoomManager } from './rooms';
+
+export const SYNC_PATH = /^\/sync\/([A-Za-z0-9_-]{1,64})\/?$/;
+/** A client that answers no ping for this long is dropped (its awareness goes with it). */
+export const PING_INTERVAL_MS = 30_000;
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+export interface SyncServer {
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  close(): Promise<void>;
+}
+
+export function createSyncServer(rooms: RoomManager, log: Log): SyncServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const alive = new WeakMap<WebSocket, boolean>();
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, PING_INTERVAL_MS);
+  pinger.unref();
+
+  function onConnection(ws: WebSocket, notebookId: string) {
+    alive.set(ws, true);
+    ws.on('pong', () => alive.set(ws, true));
+    const conn: SyncConnection = {
+      send: (m) => {
+        if (ws.readyState === ws.OPEN) ws.send(m, { binary: true });
+      },
+      close: (code, reason) => ws.close(code, reason),
+    };
+    // messages that arrive while the document loads are handled in order once it is loaded
+    const pending: Uint8Array[] = [];
+    let room: Awaited<ReturnType<RoomManager['get']>> = null;
+    let closed = false;
+
+    const handle = (data: Uint8Array) => {
+      try {
+        room!.handleMessage(conn, data);
+      } catch (err) {
+        const code = CloseCode.BAD_MESSAGE;
+        if (!(err instanceof MalformedMessageError)) log('error', `sync ${notebookId}: unexpected: ${(err as Error).stack}`);
+        log('warn', `sync ${notebookId}: closing a connection: ${(err as Error).message}`);
+        ws.close(code, CloseReason[code]);
+      }
+    };
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) {
+        ws.close(CloseCode.BAD_MESSAGE, 'binary frames only');
+        return;
+      }
+      const bytes = toBytes(data);
+      if (room) handle(bytes);
+      else pending.push(bytes);
+    });
+    ws.on('close', () => {
+      closed = true;
+      if (room) {
+        room.disconnect(conn);
+        rooms.maybeUnload(notebookId);
+      }
+    });
+    ws.on('error', (err) => log('warn', `sync ${notebookId}: socket error: ${err.message}`));
+
+    rooms
+      .get(notebookId)
+      .then(async (r) => {
+        if (!r) {
+          ws.close(CloseCode.NOT_FOUND, CloseReason[CloseCode.NOT_FOUND]);
+          return;
+        }
+        if (closed) {
+          rooms.maybeUnload(notebookId);
+          return;
+        }
+        await r.connect(conn);
+        if (closed) {
+          r.disconnect(conn);
+          rooms.maybeUnload(notebookId);
+          return;
+        }
+        room = r;
+        for (const m of pending.splice(0)) handle(m);
+      })
+      .catch((err) => {
+        log('error', `sync ${notebookId}: ${(err as Error).message}`);
+        ws.close(CloseCode.LOAD_FAILED, CloseReason[CloseCode.LOAD_FAILED]);
+      });
+  }
+
+  return {
+    handleUpgrade(req, socket, head) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const match = SYNC_PATH.exec(url.pathname);
+      if (!match) return false;
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, match[1]));
+      return true;
+    },
+    async close() {
+      clearInterval(pinger);
+      for (const ws of wss.clients) ws.close(CloseCode.GOING_AWAY, CloseReason[CloseCode.GOING_AWAY]);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

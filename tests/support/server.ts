@@ -1,0 +1,35 @@
+// Starts the real server on port 0 with a temporary DATA_DIR, for integration tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readEnv } from '../../server/http/env';
+import { startServer, type Logger, type RunningServer } from '../../server/http/server';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  wsUrl: string;
+  logs: string[];
+}
+
+export function tempDir(prefix = 'ynb-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTestServer(opts: { dataDir?: string; unloadAfterMs?: number } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const logs: string[] = [];
+  const log: Logger = (level, msg) => logs.push(`${level}: ${msg}`);
+  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test' });
+  const server = await startServer({ env, withUi: false, log, unloadAfterMs: opts.unloadAfterMs });
+  return { ...server, dataDir, wsUrl: server.url.replace(/^http/, 'ws') + '/sync', logs };
+}
+
+export async function createNotebook(baseUrl: string, title?: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/notebooks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(title ? { title } : {}),
+  });
+  if (res.status !== 201) throw new Error(`create notebook: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}

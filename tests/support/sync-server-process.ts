@@ -1,0 +1,7 @@
+// A server without the UI, run as its own process so tests can kill -9 it.
+import { readEnv } from '../../server/http/env';
+import { startServer } from '../../server/http/server';
+
+const env = readEnv({ ...process.env, NODE_ENV: 'test' });
+const server = await startServer({ env, withUi: false });
+console.log(`listening on ${server.url}`);
