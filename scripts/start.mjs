@@ -1,0 +1,20 @@
+// `npm start`: prepares what the app needs (the kernel gateway's Python environment, the web
+// build) and then runs the server in the foreground.
+import { spawn, execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { buildIfStale } from './build-if-stale.mjs';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+if (!process.env.KERNEL_GATEWAY_URL) {
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'setup-python.mjs')], { stdio: 'inherit' });
+}
+buildIfStale();
+
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server', 'http', 'main.ts')], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { NODE_ENV: 'production', ...process.env },
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

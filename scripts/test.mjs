@@ -1,0 +1,54 @@
+// `npm test`: the whole suite — unit, integration (real Kernel Gateway, real sync server) and
+// browser tests (real Chromium). Prepares what they need first, then prints one closing line
+// "N passed, N failed".
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildIfStale } from './build-if-stale.mjs';
+
+const root = path.resolve(import.meta.dirname, '..');
+const CHROMIUM = '/usr/bin/chromium';
+
+function ensureChromium() {
+  if (fs.existsSync(CHROMIUM)) return;
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot) {
+    console.error(`Chromium is missing at ${CHROMIUM}: install Debian's package (sudo apt-get install -y chromium).`);
+    process.exit(1);
+  }
+  console.log('test: installing Chromium from Debian packages…');
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+execFileSync(process.execPath, [path.join(root, 'scripts', 'setup-python.mjs')], { stdio: 'inherit' });
+ensureChromium();
+buildIfStale();
+
+const suites = [
+  { name: 'unit + integration', args: ['run'] },
+  { name: 'browser', args: ['run', '--config', 'vitest.e2e.config.ts'] },
+];
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let broken = false;
+for (const suite of suites) {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ynb-test-')), 'results.json');
+  console.log(`\n=== ${suite.name} tests ===`);
+  const r = spawnSync('npx', ['vitest', ...suite.args, ...process.argv.slice(2), '--reporter=default', '--reporter=json', `--outputFile=${out}`], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (fs.existsSync(out)) {
+    const res = JSON.parse(fs.readFileSync(out, 'utf8'));
+    passed += res.numPassedTests;
+    failed += res.numFailedTests;
+    skipped += res.numPendingTests + (res.numTodoTests ?? 0);
+    if (res.numTotalTests === 0) broken = true;
+  } else broken = true;
+  if (r.status !== 0) broken = true;
+}
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(broken || failed > 0 ? 1 : 0);
