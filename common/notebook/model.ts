@@ -28,6 +28,28 @@ export const DEFAULT_NOTEBOOK_METADATA = {
 
 export type YCell = Y.Map<unknown>;
 
+/**
+ * An output as stored in the document. Stream outputs are a Y.Map whose `text` is a Y.Text, so a
+ * growing stream appends a few bytes instead of rewriting the whole output; every other output is
+ * a plain nbformat object. `outputsToJSON` gives plain nbformat outputs either way.
+ */
+export type YOutput = Output | Y.Map<unknown>;
+
+export function outputToY(o: Output): YOutput {
+  if (o.output_type !== 'stream') return o;
+  const m = new Y.Map<unknown>();
+  m.set('output_type', 'stream');
+  m.set('name', o.name);
+  const text = new Y.Text();
+  if (o.text) text.insert(0, typeof o.text === 'string' ? o.text : String(o.text));
+  m.set('text', text);
+  return m;
+}
+
+export function outputsToJSON(arr: Y.Array<YOutput> | undefined): Output[] {
+  return (arr?.toJSON() ?? []) as Output[];
+}
+
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** An nbformat 4.5 cell id: 1-64 chars of [a-zA-Z0-9-_]. */
@@ -73,8 +95,8 @@ export function createCellMap(init: NewCell = {}): YCell {
   for (const [k, v] of Object.entries(init.metadata ?? {})) metadata.set(k, v);
   cell.set('metadata', metadata);
   if (type === 'code') {
-    const outputs = new Y.Array<Output>();
-    if (init.outputs?.length) outputs.push(init.outputs);
+    const outputs = new Y.Array<YOutput>();
+    if (init.outputs?.length) outputs.push(init.outputs.map(outputToY));
     cell.set('outputs', outputs);
     cell.set('execution_count', init.execution_count ?? null);
   }
@@ -148,8 +170,8 @@ export function cellSource(cell: YCell): Y.Text {
   return cell.get('source') as Y.Text;
 }
 
-export function cellOutputs(cell: YCell): Y.Array<Output> | undefined {
-  return cell.get('outputs') as Y.Array<Output> | undefined;
+export function cellOutputs(cell: YCell): Y.Array<YOutput> | undefined {
+  return cell.get('outputs') as Y.Array<YOutput> | undefined;
 }
 
 export function cellPrompt(cell: YCell): Y.Text | undefined {
@@ -222,7 +244,7 @@ export function setCellType(doc: Y.Doc, id: string, type: CellType): boolean {
   doc.transact(() => {
     cell.set('cell_type', type);
     if (type === 'code') {
-      cell.set('outputs', new Y.Array<Output>());
+      cell.set('outputs', new Y.Array<YOutput>());
       cell.set('execution_count', null);
     } else {
       cell.delete('outputs');
@@ -299,7 +321,7 @@ export function cellToJSON(cell: YCell): CellJSON {
     metadata: (cell.get('metadata') as Y.Map<unknown> | undefined)?.toJSON() ?? {},
   };
   if (type === 'code') {
-    json.outputs = (cellOutputs(cell)?.toArray() ?? []).map((o) => structuredCloneJSON(o));
+    json.outputs = outputsToJSON(cellOutputs(cell));
     json.execution_count = (cell.get('execution_count') as number | null | undefined) ?? null;
   }
   const state = executionState(cell);

@@ -2,15 +2,66 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { NotebookService } from '../notebook/notebooks';
-import { badRequest, notFound, route } from './errors';
+import type { ExecutionService } from '../notebook/execution';
+import { RunError } from '../notebook/runner';
+import { KernelError } from '../kernel/errors';
+import { CELL_ID_PATTERN } from '../../common/notebook/model';
+import { HttpError, badRequest, notFound, route } from './errors';
 
 /** JSON bodies larger than this are refused with 413 (imports have their own limit). */
 export const MAX_JSON_BODY = '2mb';
 
 const CreateBody = z.object({ title: z.string().max(1000).optional() }).strict();
 
+/** Who asked, as the requester names themself (roles and tokens come with access control). */
+const ActorSchema = z.object({
+  name: z.string().trim().min(1).max(80),
+  color: z.string().regex(/^#[0-9a-fA-F]{3,8}$/).optional(),
+});
+const API_ACTOR = { name: 'API client' };
+
+const RunBody = z
+  .object({
+    /** the code the requester saw; defaults to the cell's current source */
+    source: z.string().max(1_000_000).optional(),
+    by: ActorSchema.optional(),
+    /** answer at once (202) instead of when the run ends */
+    wait: z.boolean().optional(),
+  })
+  .strict();
+
+const RunManyBody = z
+  .object({
+    cells: z.array(z.object({ cellId: z.string().regex(CELL_ID_PATTERN), source: z.string().max(1_000_000).optional() }).strict()).min(1).max(10_000),
+    by: ActorSchema.optional(),
+  })
+  .strict();
+
+const ByBody = z.object({ by: ActorSchema.optional() }).strict();
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    throw badRequest(`invalid body: ${r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
+
+/** Maps kernel-layer failures to HTTP answers that say what to do. */
+function kernelHttpError(err: unknown): unknown {
+  if (err instanceof RunError) return err.code === 'NOT_FOUND' ? new HttpError(404, 'NOT_FOUND', err.message) : badRequest(err.message, err.code);
+  if (err instanceof KernelError) {
+    const status = err.code === 'GATEWAY_UNREACHABLE' || err.code === 'GATEWAY_START_FAILED' ? 503 : 502;
+    return new HttpError(status, err.code, err.message);
+  }
+  return err;
+}
+
 export interface ApiDeps {
   notebooks: NotebookService;
+  execution: ExecutionService;
+  /** the current source of a cell, or null when the notebook or cell does not exist */
+  cellSource(notebookId: string, cellId: string): Promise<string | null>;
 }
 
 export function createApi(deps: ApiDeps): Router {
@@ -28,9 +79,8 @@ export function createApi(deps: ApiDeps): Router {
   api.post(
     '/notebooks',
     route(async (req, res) => {
-      const body = CreateBody.safeParse(req.body ?? {});
-      if (!body.success) throw badRequest(`invalid body: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
-      const rec = await deps.notebooks.create({ title: body.data.title });
+      const body = parse(CreateBody, req.body);
+      const rec = await deps.notebooks.create({ title: body.title });
       res.status(201).json({ id: rec.id, title: rec.title });
     }),
   );
@@ -41,6 +91,82 @@ export function createApi(deps: ApiDeps): Router {
       const rec = await deps.notebooks.get(req.params.id);
       if (!rec) throw notFound('notebook');
       res.json(rec);
+    }),
+  );
+
+  const requireNotebook = async (id: string) => {
+    const rec = await deps.notebooks.get(id);
+    if (!rec) throw notFound('notebook');
+    return rec;
+  };
+
+  api.post(
+    '/notebooks/:id/cells/:cellId/run',
+    route(async (req, res) => {
+      const body = parse(RunBody, req.body);
+      await requireNotebook(req.params.id);
+      const source = body.source ?? (await deps.cellSource(req.params.id, req.params.cellId));
+      if (source === null) throw notFound('cell');
+      const run = deps.execution.run(req.params.id, req.params.cellId, source, body.by ?? API_ACTOR);
+      if (body.wait === false) {
+        run.catch(() => undefined);
+        res.status(202).json({ queued: true });
+        return;
+      }
+      try {
+        res.json(await run);
+      } catch (err) {
+        throw kernelHttpError(err);
+      }
+    }),
+  );
+
+  // An extension of ours: run several cells in this order (run all / above / below) in one request,
+  // so they cannot arrive out of order.
+  api.post(
+    '/notebooks/:id/run',
+    route(async (req, res) => {
+      const body = parse(RunManyBody, req.body);
+      await requireNotebook(req.params.id);
+      const runs: Promise<unknown>[] = [];
+      for (const c of body.cells) {
+        const source = c.source ?? (await deps.cellSource(req.params.id, c.cellId));
+        if (source === null) continue;
+        runs.push(deps.execution.run(req.params.id, c.cellId, source, body.by ?? API_ACTOR));
+      }
+      try {
+        res.json({ results: await Promise.all(runs) });
+      } catch (err) {
+        throw kernelHttpError(err);
+      }
+    }),
+  );
+
+  api.post(
+    '/notebooks/:id/interrupt',
+    route(async (req, res) => {
+      parse(ByBody, req.body);
+      await requireNotebook(req.params.id);
+      try {
+        await deps.execution.interrupt(req.params.id);
+      } catch (err) {
+        throw kernelHttpError(err);
+      }
+      res.json({ ok: true });
+    }),
+  );
+
+  api.post(
+    '/notebooks/:id/restart',
+    route(async (req, res) => {
+      parse(ByBody, req.body);
+      await requireNotebook(req.params.id);
+      try {
+        await deps.execution.restart(req.params.id);
+      } catch (err) {
+        throw kernelHttpError(err);
+      }
+      res.json({ ok: true });
     }),
   );
 

@@ -16,7 +16,7 @@ async function main() {
   }
   let server;
   try {
-    server = await startServer({ env });
+    server = await startServer({ env, warmKernels: true });
   } catch (err) {
     if (err instanceof MissingBuildError) {
       console.error(err.message);

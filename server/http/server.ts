@@ -7,7 +7,11 @@ import { openSqliteStorage } from '../storage/sqlite';
 import type { Storage } from '../storage/types';
 import { RoomManager } from '../sync/rooms';
 import { createSyncServer } from '../sync/ws-server';
+import path from 'node:path';
 import { NotebookService } from '../notebook/notebooks';
+import { ExecutionService } from '../notebook/execution';
+import { KernelService } from '../kernel/kernel-service';
+import { cellSource, findCell } from '../../common/notebook/model';
 import { createApi } from './api';
 import { errorHandler } from './errors';
 import { mountRemix } from './remix';
@@ -30,6 +34,10 @@ export interface ServerOptions {
   storage?: Storage;
   log?: Logger;
   unloadAfterMs?: number;
+  /** how kernels are provided; default: KernelService from env (embedded gateway unless KERNEL_GATEWAY_URL) */
+  createKernels?: () => Promise<KernelService>;
+  /** start the gateway at boot instead of on the first run */
+  warmKernels?: boolean;
 }
 
 export interface RunningServer {
@@ -38,6 +46,7 @@ export interface RunningServer {
   storage: Storage;
   rooms: RoomManager;
   notebooks: NotebookService;
+  execution: ExecutionService;
   close(): Promise<void>;
 }
 
@@ -47,6 +56,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const storage = opts.storage ?? openSqliteStorage(env.dataDir);
   const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs });
   const notebooks = new NotebookService(storage);
+  const createKernels =
+    opts.createKernels ??
+    (() =>
+      KernelService.create({
+        gatewayUrl: env.KERNEL_GATEWAY_URL,
+        gatewayToken: env.KERNEL_GATEWAY_TOKEN,
+        workRoot: path.join(env.dataDir, 'kernels'),
+        idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
+        log: (m) => log('info', `kernel: ${m}`),
+      }));
+  const execution = new ExecutionService(rooms, createKernels, log);
+  if (opts.warmKernels) execution.warmUp();
+  const currentSource = async (notebookId: string, cellId: string) => {
+    const room = await rooms.get(notebookId);
+    const cell = room && findCell(room.doc, cellId);
+    return cell ? cellSource(cell).toString() : null;
+  };
 
   const services: AppServices = {
     listNotebooks: () => notebooks.list(),
@@ -57,7 +83,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use('/api', createApi({ notebooks }));
+  app.use('/api', createApi({ notebooks, execution, cellSource: currentSource }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
   });
@@ -89,9 +115,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     storage,
     rooms,
     notebooks,
+    execution,
     close() {
       closing ??= (async () => {
         await sync.close();
+        await execution.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -1,0 +1,77 @@
+// One NotebookRunner per notebook, on kernels from the kernel service. The kernel service may
+// fail to start (no Python environment, unreachable gateway): the app keeps working and every run
+// reports why it could not run.
+import type { Actor } from '../../common/notebook/types';
+import type { RoomManager } from '../sync/rooms';
+import type { KernelService } from '../kernel/kernel-service';
+import { KernelError } from '../kernel/errors';
+import { NotebookRunner, type RunOutcome } from './runner';
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+export class ExecutionService {
+  private runners = new Map<string, NotebookRunner>();
+  private started: Promise<KernelService> | null = null;
+
+  constructor(
+    private rooms: RoomManager,
+    private createKernels: () => Promise<KernelService>,
+    private log: Log,
+  ) {}
+
+  /** The kernel service, started on first use (or by warmUp at boot). */
+  get kernels(): Promise<KernelService> {
+    if (!this.started) {
+      this.started = this.createKernels();
+      this.started.catch((err) => this.log('error', `kernel gateway: ${(err as Error).message}`));
+    }
+    return this.started;
+  }
+
+  /** Starts the gateway now so the first run does not wait for it; failures are logged, not thrown. */
+  warmUp(): void {
+    this.kernels.catch(() => undefined);
+  }
+
+  async runner(notebookId: string): Promise<NotebookRunner> {
+    let r = this.runners.get(notebookId);
+    if (!r) {
+      let service: KernelService;
+      try {
+        service = await this.kernels;
+      } catch (err) {
+        throw err instanceof KernelError ? err : new KernelError('GATEWAY_START_FAILED', (err as Error).message);
+      }
+      r = this.runners.get(notebookId);
+      if (!r) {
+        r = new NotebookRunner(notebookId, this.rooms, service.kernelFor(notebookId), this.log);
+        this.runners.set(notebookId, r);
+      }
+    }
+    return r;
+  }
+
+  async run(notebookId: string, cellId: string, code: string, by: Actor): Promise<RunOutcome> {
+    const runner = await this.runner(notebookId);
+    return runner.enqueue(cellId, code, by);
+  }
+
+  async interrupt(notebookId: string): Promise<void> {
+    await (await this.runner(notebookId)).interrupt();
+  }
+
+  async restart(notebookId: string): Promise<void> {
+    await (await this.runner(notebookId)).restart();
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.runners.values()) r.dispose();
+    this.runners.clear();
+    if (!this.started) return;
+    try {
+      await (await this.started).close();
+    } catch {
+      // it never started
+    }
+  }
+}

@@ -1,0 +1,202 @@
+// Runs cells of one notebook on its shared kernel: a FIFO queue, each cell's execution_state and
+// execution_count in the document, and the kernel's messages streamed into the cell's outputs.
+// Knows the document and the kernel interface; knows nothing of HTTP.
+import type * as Y from 'yjs';
+import { cellType, findCell, metaOf } from '../../common/notebook/model';
+import type { Actor, ExecutionState, KernelState, KernelStatus } from '../../common/notebook/types';
+import { ORIGIN_SERVER } from '../sync/room';
+import type { RoomManager } from '../sync/rooms';
+import type { NotebookKernel } from '../kernel/types';
+import { KernelError } from '../kernel/errors';
+import { OutputWriter } from './outputs';
+
+export interface RunOutcome {
+  status: 'ok' | 'error' | 'aborted' | 'cancelled' | 'kernel-error';
+  execution_count: number | null;
+  /** for status 'error': the error output's name and value */
+  error?: { ename: string; evalue: string };
+  message?: string;
+}
+
+interface QueueItem {
+  cellId: string;
+  code: string;
+  by: Actor;
+  resolve(o: RunOutcome): void;
+}
+
+export class RunError extends Error {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'NOT_CODE',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+export class NotebookRunner {
+  private queue: QueueItem[] = [];
+  private current: QueueItem | null = null;
+  private abort: AbortController | null = null;
+  private unsubscribe: () => void;
+
+  constructor(
+    readonly notebookId: string,
+    private rooms: RoomManager,
+    readonly kernel: NotebookKernel,
+    private log: Log,
+  ) {
+    this.unsubscribe = kernel.onStatus((status, detail) => {
+      void this.publishKernelStatus(status, detail);
+    });
+  }
+
+  get isBusy(): boolean {
+    return this.current !== null || this.queue.length > 0;
+  }
+
+  private async withDoc<T>(fn: (doc: Y.Doc) => T): Promise<T | undefined> {
+    const held = await this.rooms.acquire(this.notebookId);
+    if (!held) return undefined;
+    try {
+      return fn(held.room.doc);
+    } finally {
+      held.release();
+    }
+  }
+
+  async publishKernelStatus(status: KernelStatus, detail?: string): Promise<void> {
+    await this.withDoc((doc) => {
+      const state: KernelState = { status, since: Date.now(), ...(detail ? { detail } : {}) };
+      doc.transact(() => metaOf(doc).set('kernel', state), ORIGIN_SERVER);
+    });
+  }
+
+  private async setState(cellId: string, state: ExecutionState | null) {
+    await this.withDoc((doc) => {
+      const cell = findCell(doc, cellId);
+      if (!cell) return;
+      doc.transact(() => {
+        if (state && state.state !== 'idle') cell.set('execution_state', state);
+        else cell.set('execution_state', { state: 'idle', since: Date.now() } satisfies ExecutionState);
+      }, ORIGIN_SERVER);
+    });
+  }
+
+  /**
+   * Queues `code` to run as cell `cellId` (the code the requester saw, which may differ from the
+   * document if their last keystrokes are still in flight). Resolves when the run ends.
+   */
+  async enqueue(cellId: string, code: string, by: Actor): Promise<RunOutcome> {
+    const held = await this.rooms.acquire(this.notebookId);
+    if (!held) throw new RunError('NOT_FOUND', 'notebook not found');
+    try {
+      const cell = findCell(held.room.doc, cellId);
+      if (!cell) throw new RunError('NOT_FOUND', `cell ${cellId} not found`);
+      if (cellType(cell) !== 'code') throw new RunError('NOT_CODE', `cell ${cellId} is not a code cell`);
+      const outcome = new Promise<RunOutcome>((resolve) => {
+        this.queue.push({ cellId, code, by, resolve });
+      });
+      held.room.doc.transact(() => {
+        cell.set('execution_state', { state: 'queued', by, since: Date.now() } satisfies ExecutionState);
+      }, ORIGIN_SERVER);
+      void this.pump(held);
+      return await outcome;
+    } finally {
+      held.release();
+    }
+  }
+
+  private pumping = false;
+
+  private async pump(_held: unknown): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let item = this.queue.shift(); item; item = this.queue.shift()) {
+        this.current = item;
+        const outcome = await this.runOne(item).catch((err): RunOutcome => {
+          this.log('error', `run ${this.notebookId}/${item!.cellId}: ${(err as Error).stack}`);
+          return { status: 'kernel-error', execution_count: null, message: (err as Error).message };
+        });
+        this.current = null;
+        item.resolve(outcome);
+        // as Jupyter does: an error cancels what was queued behind it
+        if (outcome.status !== 'ok') this.cancelQueued(outcome.status === 'error' ? 'an earlier cell failed' : 'run stopped');
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async runOne(item: QueueItem): Promise<RunOutcome> {
+    const held = await this.rooms.acquire(this.notebookId);
+    if (!held) return { status: 'cancelled', execution_count: null, message: 'notebook gone' };
+    const doc = held.room.doc;
+    const writer = new OutputWriter(doc, item.cellId, ORIGIN_SERVER);
+    let error: RunOutcome['error'];
+    try {
+      if (!findCell(doc, item.cellId)) return { status: 'cancelled', execution_count: null, message: 'cell deleted' };
+      doc.transact(() => {
+        const cell = findCell(doc, item.cellId)!;
+        cell.set('execution_state', { state: 'running', by: item.by, since: Date.now() } satisfies ExecutionState);
+        cell.set('execution_count', null);
+      }, ORIGIN_SERVER);
+      writer.clear();
+      this.abort = new AbortController();
+      try {
+        const reply = await this.kernel.execute(item.code, {
+          signal: this.abort.signal,
+          onOutput: (msg) => {
+            if (msg.msg_type === 'error') error = { ename: String(msg.content?.ename), evalue: String(msg.content?.evalue) };
+            writer.handle(msg);
+          },
+        });
+        writer.finish();
+        doc.transact(() => {
+          findCell(doc, item.cellId)?.set('execution_count', reply.execution_count);
+        }, ORIGIN_SERVER);
+        return { status: reply.status, execution_count: reply.execution_count, ...(error ? { error } : {}) };
+      } catch (err) {
+        writer.finish();
+        const message = err instanceof KernelError ? err.message : `kernel failure: ${(err as Error).message}`;
+        // the failure is the cell's output: whoever looks at the cell sees why it did not run
+        writer.handle({
+          msg_type: 'error',
+          content: { ename: err instanceof KernelError ? err.code : 'KernelError', evalue: message, traceback: [message] },
+        });
+        return { status: 'kernel-error', execution_count: null, message };
+      }
+    } finally {
+      this.abort = null;
+      await this.setState(item.cellId, null);
+      held.release();
+    }
+  }
+
+  private cancelQueued(reason: string) {
+    const dropped = this.queue.splice(0);
+    for (const item of dropped) {
+      void this.setState(item.cellId, null);
+      item.resolve({ status: 'cancelled', execution_count: null, message: reason });
+    }
+  }
+
+  /** Stops the running cell and clears the queue, as Jupyter's interrupt does. */
+  async interrupt(): Promise<void> {
+    this.cancelQueued('interrupted');
+    if (this.current) await this.kernel.interrupt();
+  }
+
+  /** Restarts the kernel: variables are gone, outputs stay. */
+  async restart(): Promise<void> {
+    this.cancelQueued('kernel restarted');
+    await this.kernel.restart();
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+}
