@@ -62,6 +62,8 @@ export type Output = StreamOutput | DisplayDataOutput | ExecuteResultOutput | Er
 export type AiStatus = 'generating' | 'running' | 'fixing' | 'done' | 'failed' | 'stopped';
 
 export interface AiAttempt {
+  /** which generation (1 = first ask, 2 = first regenerate, ...) */
+  generation: number;
   code: string;
   /** null while running; 'ok' or a short error summary after */
   outcome: 'ok' | 'error' | 'stopped' | 'provider-error' | null;
@@ -85,11 +87,16 @@ export interface AiInfo {
   finishedAt?: number;
   /** the model's short answer after seeing the output */
   answer?: string;
-  /** what the model saw (context), kept so a person can inspect it */
-  context?: string;
   /** id of a cell that another step of the same request added */
   parentCellId?: string;
+  /** 1 for the first ask, incremented by each regenerate */
+  generation: number;
+  /** the prompt as it was when this generation started */
+  promptAtStart?: string;
 }
+
+/** Key of the cell map that holds, as a string, what the model was sent (the context). */
+export const AI_CONTEXT_KEY = 'ai_context';
 
 /** JSON view of one cell (what `cellToJSON` returns). */
 export interface CellJSON {

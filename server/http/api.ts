@@ -5,6 +5,7 @@ import type { NotebookService } from '../notebook/notebooks';
 import type { ExecutionService } from '../notebook/execution';
 import { RunError } from '../notebook/runner';
 import { KernelError } from '../kernel/errors';
+import { AiError, type AiService } from '../ai/agent';
 import { CELL_ID_PATTERN } from '../../common/notebook/model';
 import { HttpError, badRequest, notFound, route } from './errors';
 
@@ -39,6 +40,24 @@ const RunManyBody = z
 
 const ByBody = z.object({ by: ActorSchema.optional() }).strict();
 
+const GenerateBody = z
+  .object({
+    /** replaces the cell's prompt; without it the cell's shared prompt is used */
+    prompt: z.string().max(20_000).optional(),
+    by: ActorSchema.optional(),
+    /** answer when the generation ends (default: at once, 202) */
+    wait: z.boolean().optional(),
+  })
+  .strict();
+
+const AI_ERROR_STATUS: Record<AiError['code'], number> = {
+  NOT_CONFIGURED: 503,
+  NOT_FOUND: 404,
+  BUSY: 409,
+  NO_PROMPT: 400,
+  NOT_CODE: 400,
+};
+
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
   if (!r.success) {
@@ -60,6 +79,7 @@ function kernelHttpError(err: unknown): unknown {
 export interface ApiDeps {
   notebooks: NotebookService;
   execution: ExecutionService;
+  ai: AiService;
   /** the current source of a cell, or null when the notebook or cell does not exist */
   cellSource(notebookId: string, cellId: string): Promise<string | null>;
 }
@@ -167,6 +187,36 @@ export function createApi(deps: ApiDeps): Router {
         throw kernelHttpError(err);
       }
       res.json({ ok: true });
+    }),
+  );
+
+  api.post(
+    '/notebooks/:id/cells/:cellId/generate',
+    route(async (req, res) => {
+      const body = parse(GenerateBody, req.body);
+      await requireNotebook(req.params.id);
+      let started;
+      try {
+        started = await deps.ai.generate(req.params.id, req.params.cellId, { prompt: body.prompt, by: body.by ?? API_ACTOR });
+      } catch (err) {
+        if (err instanceof AiError) throw new HttpError(AI_ERROR_STATUS[err.code], err.code, err.message);
+        throw err;
+      }
+      if (body.wait) {
+        res.json({ ai: await started.done });
+        return;
+      }
+      res.status(202).json({ started: true });
+    }),
+  );
+
+  api.post(
+    '/notebooks/:id/cells/:cellId/stop',
+    route(async (req, res) => {
+      parse(ByBody, req.body);
+      await requireNotebook(req.params.id);
+      const stopped = await deps.ai.stop(req.params.id, req.params.cellId);
+      res.json({ stopped });
     }),
   );
 

@@ -12,6 +12,8 @@ import { NotebookService } from '../notebook/notebooks';
 import { ExecutionService } from '../notebook/execution';
 import { KernelService } from '../kernel/kernel-service';
 import { cellSource, findCell } from '../../common/notebook/model';
+import { AiService } from '../ai/agent';
+import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
 import { errorHandler } from './errors';
 import { mountRemix } from './remix';
@@ -38,6 +40,9 @@ export interface ServerOptions {
   createKernels?: () => Promise<KernelService>;
   /** start the gateway at boot instead of on the first run */
   warmKernels?: boolean;
+  /** the language model; default from OPENAI_* in env; null runs the app without AI */
+  model?: ModelConfig | null;
+  aiTurnOptions?: Partial<StreamTurnOptions>;
 }
 
 export interface RunningServer {
@@ -47,6 +52,7 @@ export interface RunningServer {
   rooms: RoomManager;
   notebooks: NotebookService;
   execution: ExecutionService;
+  ai: AiService;
   close(): Promise<void>;
 }
 
@@ -68,6 +74,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }));
   const execution = new ExecutionService(rooms, createKernels, log);
   if (opts.warmKernels) execution.warmUp();
+  const model = opts.model !== undefined ? opts.model : modelConfigFromEnv({ OPENAI_API_KEY: env.OPENAI_API_KEY, OPENAI_BASE_URL: env.OPENAI_BASE_URL, OPENAI_MODEL: env.OPENAI_MODEL });
+  const ai = new AiService({ rooms, execution, model, log, turnOptions: opts.aiTurnOptions });
   const currentSource = async (notebookId: string, cellId: string) => {
     const room = await rooms.get(notebookId);
     const cell = room && findCell(room.doc, cellId);
@@ -78,12 +86,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     listNotebooks: () => notebooks.list(),
     createNotebook: async ({ title }) => ({ id: (await notebooks.create({ title })).id }),
     getNotebook: (id) => notebooks.get(id),
-    modelInfo: () => ({ model: null, endpoint: null }),
+    modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null }),
   };
 
   const app = express();
   app.disable('x-powered-by');
-  app.use('/api', createApi({ notebooks, execution, cellSource: currentSource }));
+  app.use('/api', createApi({ notebooks, execution, ai, cellSource: currentSource }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
   });
@@ -116,8 +124,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     rooms,
     notebooks,
     execution,
+    ai,
     close() {
       closing ??= (async () => {
+        await ai.stopAll();
         await sync.close();
         await execution.close();
         await new Promise<void>((resolve) => {

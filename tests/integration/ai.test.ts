@@ -1,0 +1,245 @@
+// The agent loop end to end: the scripted OpenAI-compatible server (tests/support/fake-openai.ts)
+// stands in for the model; everything else is real — server, sync, Kernel Gateway, ipykernel.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { aiInfo, cellToJSON, findCell, insertCell } from '../../common/notebook/model';
+import { AI_CONTEXT_KEY, type AiInfo, type CellJSON } from '../../common/notebook/types';
+import { readEnv } from '../../server/http/env';
+import { startServer, type RunningServer } from '../../server/http/server';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { createNotebook, tempDir } from '../support/server';
+import { connectClient, waitFor, type YClient } from '../support/yclient';
+
+let server: RunningServer;
+let fake: FakeOpenAI;
+let wsUrl: string;
+const clients: YClient[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI({ model: 'fake-coder' });
+  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+  server = await startServer({
+    env,
+    withUi: false,
+    log: () => undefined,
+    warmKernels: true,
+    model: { apiKey: 'sk-test-never-shown', baseURL: fake.url, model: 'fake-coder', endpointName: new URL(fake.url).host },
+    aiTurnOptions: { retryBaseDelayMs: 10, retryMaxDelayMs: 50, idleTimeoutMs: 3000 },
+  });
+  wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
+  await server.execution.kernels;
+});
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await server?.close();
+  await fake?.close();
+});
+beforeEach(() => fake.reset());
+
+async function setup(sources: string[] = ['']) {
+  const id = await createNotebook(server.url);
+  const a = connectClient(wsUrl, id);
+  const b = connectClient(wsUrl, id);
+  clients.push(a, b);
+  await Promise.all([a.synced, b.synced]);
+  const ids = sources.map((s, i) => insertCell(a.doc, i, { source: s }));
+  await waitFor(() => ids.every((c) => findCell(b.doc, c)));
+  return { id, a, b, ids };
+}
+
+const post = async (path: string, body: unknown) => {
+  const res = await fetch(`${server.url}/api${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const generate = (id: string, cellId: string, prompt: string, wait = true) =>
+  post(`/notebooks/${id}/cells/${cellId}/generate`, { prompt, by: { name: 'Grace' }, wait });
+
+const cell = (c: YClient, id: string): CellJSON => cellToJSON(findCell(c.doc, id)!);
+const ai = (c: YClient, id: string): AiInfo => aiInfo(findCell(c.doc, id)!)!;
+const outText = (c: CellJSON) =>
+  (c.outputs ?? []).map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? o.ename : (o.data?.['text/plain'] ?? ''))).join('');
+const userText = (req: any) => req.messages.filter((m: any) => m.role !== 'system').map((m: any) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+
+describe('AI cells', () => {
+  it('a prompt becomes code via a tool call, runs, and gets a short answer; provenance is recorded', async () => {
+    const { id, b, ids } = await setup();
+    fake.script([
+      { toolCall: { name: 'run_python', arguments: { code: 'total = sum(range(10))\nprint(total)' } } },
+      { content: 'The sum of 0 to 9 is 45.' },
+    ]);
+    const r = await generate(id, ids[0], 'add the numbers 0 to 9');
+    expect(r.status).toBe(200);
+    const c = cell(b, ids[0]);
+    expect(c.source).toBe('total = sum(range(10))\nprint(total)');
+    expect(outText(c)).toBe('45\n');
+    expect(c.prompt).toBe('add the numbers 0 to 9');
+    const info = ai(b, ids[0]);
+    expect(info).toMatchObject({ status: 'done', model: 'fake-coder', answer: 'The sum of 0 to 9 is 45.', by: { name: 'Grace' }, generation: 1 });
+    expect(info.endpoint).toBe(new URL(fake.url).host);
+    expect(info.attempts).toHaveLength(1);
+    expect(info.attempts[0]).toMatchObject({ outcome: 'ok', code: c.source });
+    // the model saw the output of its code
+    expect(userText(fake.requests[1])).toContain('45');
+    // what the model saw is kept, and the key is nowhere in the document
+    expect(String(findCell(b.doc, ids[0])!.get(AI_CONTEXT_KEY))).toContain('add the numbers 0 to 9');
+    expect(JSON.stringify(b.doc.toJSON())).not.toContain('sk-test-never-shown');
+  });
+
+  it('an error goes back to the model with its traceback, and the fixed code runs', async () => {
+    const { id, b, ids } = await setup();
+    fake.script([
+      { toolCall: { name: 'run_python', arguments: { code: 'print(undefined_thing)' } } },
+      { toolCall: { name: 'run_python', arguments: { code: 'print("fixed")' } } },
+      { content: 'It prints "fixed".' },
+    ]);
+    await generate(id, ids[0], 'print something');
+    expect(userText(fake.requests[1])).toContain("NameError: name 'undefined_thing' is not defined");
+    const c = cell(b, ids[0]);
+    expect(c.source).toBe('print("fixed")');
+    expect(outText(c)).toBe('fixed\n');
+    const info = ai(b, ids[0]);
+    expect(info.status).toBe('done');
+    expect(info.attempts.map((a) => a.outcome)).toEqual(['error', 'ok']);
+    expect(info.attempts[0].error).toContain('NameError');
+  });
+
+  it('plain replies with a fenced block work too (local models)', async () => {
+    const { id, b, ids } = await setup();
+    fake.script([{ content: 'Here you go:\n```python\nprint(6 * 7)\n```\n' }, { content: 'The answer is 42.' }]);
+    await generate(id, ids[0], 'six times seven');
+    expect(outText(cell(b, ids[0]))).toBe('42\n');
+    expect(ai(b, ids[0]).answer).toBe('The answer is 42.');
+  });
+
+  it('spends its attempt budget and then says it failed', async () => {
+    const { id, b, ids } = await setup();
+    fake.script([1, 2, 3].map(() => ({ toolCall: { name: 'run_python', arguments: { code: '1/0' } } })));
+    await generate(id, ids[0], 'divide');
+    const info = ai(b, ids[0]);
+    expect(info.status).toBe('failed');
+    expect(info.attempts).toHaveLength(3);
+    expect(info.detail).toContain('3 attempts');
+    expect(info.detail).toContain('ZeroDivisionError');
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('a second client sees the code arrive while it streams, and Stop stops it', async () => {
+    const { id, b, ids } = await setup();
+    const code = Array.from({ length: 40 }, (_, i) => `x${i} = ${i}`).join('\n');
+    fake.script([{ content: '```python\n' + code + '\n```', chunkSize: 6, delayMs: 40 }]);
+    const seen = new Set<string>();
+    const watch = () => seen.add(cell(b, ids[0]).source);
+    b.doc.on('update', watch);
+    const started = await generate(id, ids[0], 'define variables', false);
+    expect(started.status).toBe(202);
+    await waitFor(() => cell(b, ids[0]).source.length > 40, { what: 'code to start arriving' });
+    await waitFor(() => ai(b, ids[0]).status === 'generating');
+    const stop = await post(`/notebooks/${id}/cells/${ids[0]}/stop`, {});
+    expect(stop.body.stopped).toBe(true);
+    b.doc.off('update', watch);
+    await waitFor(() => ai(b, ids[0]).status === 'stopped', { what: 'stopped' });
+    const partials = [...seen].filter((s) => s.length > 0 && s.length < code.length);
+    expect(partials.length).toBeGreaterThan(3);
+    // it stopped before the whole code arrived, and nothing ran
+    expect(cell(b, ids[0]).source.length).toBeLessThan(code.length);
+    expect(cell(b, ids[0]).outputs).toEqual([]);
+  });
+
+  it('provider 500 and 429 are retried; a 401 fails with a clear message and no retry', async () => {
+    const { id, b, ids } = await setup(['', '']);
+    fake.script([
+      { status: 500 },
+      { status: 429, headers: { 'retry-after': '0' } },
+      { toolCall: { name: 'run_python', arguments: { code: 'print("ok")' } } },
+      { content: 'Done.' },
+    ]);
+    await generate(id, ids[0], 'say ok');
+    expect(ai(b, ids[0]).status).toBe('done');
+    expect(fake.requests).toHaveLength(4);
+
+    fake.reset();
+    fake.script([{ status: 401 }]);
+    await generate(id, ids[1], 'say ok');
+    const info = ai(b, ids[1]);
+    expect(info.status).toBe('failed');
+    expect(info.detail).toMatch(/401/);
+    expect(info.detail).toMatch(/OPENAI_API_KEY/);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a stream cut mid-way is a clear failure, not a hung spinner', async () => {
+    const { id, b, ids } = await setup();
+    fake.script([{ cutAfterChars: 20, content: '```python\nprint("this will be cut")\n```' }]);
+    await generate(id, ids[0], 'cut');
+    const info = ai(b, ids[0]);
+    expect(info.status).toBe('failed');
+    expect(info.detail?.toLowerCase()).toMatch(/cut|ended|interrupted/);
+  });
+
+  it('after a CSV is loaded into a DataFrame, the context holds its columns and the file', async () => {
+    const { id, b, ids } = await setup([
+      'import pandas as pd\npd.DataFrame({"month": ["2024-01", "2024-02"], "revenue": [1200.5, 980.0], "units": [12, 9]}).to_csv("sales.csv", index=False)\nsales = pd.read_csv("sales.csv")',
+      '',
+    ]);
+    const run = await post(`/notebooks/${id}/cells/${ids[0]}/run`, {});
+    expect(run.body.status).toBe('ok');
+    fake.script([{ toolCall: { name: 'run_python', arguments: { code: 'sales["revenue"].sum()' } } }, { content: 'Total revenue is 2180.5.' }]);
+    await generate(id, ids[1], 'total revenue');
+    const context = userText(fake.requests[0]);
+    expect(context).toMatch(/sales: pandas(\.core\.frame)?\.DataFrame shape \(2, 3\); columns: month \((object|str)\), revenue \(float64\), units \(int64\)/);
+    expect(context).toContain('sales.csv');
+    expect(context).toContain('pd.read_csv("sales.csv")');
+    expect(outText(cell(b, ids[1]))).toBe('np.float64(2180.5)');
+  });
+
+  it('two generations in two cells at once both finish', async () => {
+    const { id, b, ids } = await setup(['', '']);
+    fake.respond((body) => {
+      const last = JSON.stringify(body.messages[body.messages.length - 1]);
+      const tag = last.includes('alpha') ? 'alpha' : 'beta';
+      if (body.messages.length > 2) return { content: `Printed ${tag}.` };
+      return { toolCall: { name: 'run_python', arguments: { code: `print("${tag}")` } }, delayMs: 20 };
+    });
+    const [r1, r2] = await Promise.all([generate(id, ids[0], 'say alpha'), generate(id, ids[1], 'say beta')]);
+    expect([r1.status, r2.status]).toEqual([200, 200]);
+    expect(outText(cell(b, ids[0]))).toBe('alpha\n');
+    expect(outText(cell(b, ids[1]))).toBe('beta\n');
+    expect(ai(b, ids[0]).status).toBe('done');
+    expect(ai(b, ids[1]).status).toBe('done');
+  });
+
+  it('regenerate keeps the earlier attempts as history', async () => {
+    const { id, b, ids } = await setup();
+    fake.script([
+      { toolCall: { name: 'run_python', arguments: { code: 'print(1)' } } },
+      { content: 'One.' },
+      { toolCall: { name: 'run_python', arguments: { code: 'print(2)' } } },
+      { content: 'Two.' },
+    ]);
+    await generate(id, ids[0], 'print one');
+    await generate(id, ids[0], 'print two');
+    const info = ai(b, ids[0]);
+    expect(info.generation).toBe(2);
+    expect(info.attempts.map((a) => [a.generation, a.code])).toEqual([
+      [1, 'print(1)'],
+      [2, 'print(2)'],
+    ]);
+    expect(info.promptAtStart).toBe('print two');
+  });
+
+  it('without a model the generate route says how to configure one', async () => {
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+    const bare = await startServer({ env, withUi: false, log: () => undefined, model: null });
+    try {
+      const nb = await createNotebook(bare.url);
+      const room = await bare.rooms.get(nb);
+      const cellId = cellToJSON(room!.doc.getArray('cells').get(0) as any).id;
+      const res = await fetch(`${bare.url}/api/notebooks/${nb}/cells/${cellId}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as any;
+      expect(body.error.code).toBe('NOT_CONFIGURED');
+      expect(body.error.message).toContain('OPENAI_API_KEY');
+    } finally {
+      await bare.close();
+    }
+  });
+});
