@@ -187,7 +187,9 @@ export class NotebookRunner {
   /** Stops the running cell and clears the queue, as Jupyter's interrupt does. */
   async interrupt(): Promise<void> {
     this.cancelQueued('interrupted');
-    if (this.current) await this.kernel.interrupt();
+    // the execute turns the abort into a kernel interrupt, or skips the code if the kernel is
+    // still starting
+    if (this.current) this.abort?.abort();
   }
 
   /** Restarts the kernel: variables are gone, outputs stay. */

@@ -1,0 +1,102 @@
+// text/html outputs (pandas tables, rich reprs) in a sandboxed iframe. `allow-scripts` without
+// `allow-same-origin` gives the frame an opaque origin: its scripts run, but cannot read this page's
+// cookies, localStorage, DOM or tokens, nor call our API as the user.
+// https://html.spec.whatwg.org/multipage/iframe-embed-object.html#attr-iframe-sandbox
+import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
+
+export const HEIGHT_MESSAGE = 'ynb-output-height';
+export const MEASURE_MESSAGE = 'ynb-output-measure';
+/** Taller HTML scrolls inside its frame. */
+export const MAX_HTML_HEIGHT = 800;
+const INITIAL_HEIGHT = 24;
+
+// Jupyter's look for pandas tables (jupyterlab packages/rendermime/style/base.css, .jp-RenderedHTMLCommon)
+// and the app's fonts, since nothing of the page's stylesheet reaches the frame.
+const FRAME_CSS = `
+:root { color-scheme: light; }
+html, body { margin: 0; padding: 0; background: transparent; }
+body {
+  font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
+  font-size: 14px; line-height: 1.5; color: #1f2328; overflow-wrap: break-word;
+}
+#ynb-root { padding: 4px 10px; display: flow-root; overflow-x: auto; }
+pre, code, kbd, samp {
+  font-family: ui-monospace, 'SFMono-Regular', 'JetBrains Mono', Menlo, Consolas, 'DejaVu Sans Mono', 'Liberation Mono', monospace;
+  font-size: 12.5px;
+}
+img, svg, video, canvas { max-width: 100%; height: auto; }
+a { color: #4f46e5; }
+table { border-collapse: collapse; border-spacing: 0; border: none; font-size: 12px; table-layout: auto; margin: 0 0 4px; }
+thead { border-bottom: 1px solid #1f2328; vertical-align: bottom; }
+tr, th, td { text-align: right; vertical-align: middle; padding: 0.4em 0.6em; line-height: normal; white-space: normal; max-width: none; border: none; }
+th { font-weight: 600; }
+tbody th { vertical-align: top; }
+tbody tr:nth-child(odd) { background: #f5f5f5; }
+tbody tr:hover { background: rgba(66, 165, 245, 0.2); }
+caption { caption-side: bottom; color: #57606a; padding: 4px 0; }
+`;
+
+/** Runs inside the frame: reports the content height to the parent whenever it changes. */
+function frameScript(id: string): string {
+  // `</script` in the id would end the script early; `<` escaped inside a JSON string cannot
+  const idJson = JSON.stringify(id).replace(/</g, '\\u003c');
+  return `(function () {
+  var id = ${idJson};
+  var root = document.getElementById('ynb-root');
+  var last = -1;
+  function post() {
+    var height = Math.ceil(root.getBoundingClientRect().bottom + (window.scrollY || 0));
+    if (height === last) return;
+    last = height;
+    parent.postMessage({ type: ${JSON.stringify(HEIGHT_MESSAGE)}, id: id, height: height }, '*');
+  }
+  if (typeof ResizeObserver === 'function') new ResizeObserver(post).observe(root);
+  window.addEventListener('load', post);
+  window.addEventListener('message', function (event) {
+    if (event.source === parent && event.data && event.data.type === ${JSON.stringify(MEASURE_MESSAGE)}) { last = -1; post(); }
+  });
+  post();
+})();`;
+}
+
+/** The whole document of the frame. The output's HTML goes in as is: the sandbox is the boundary. */
+export function buildSrcDoc(html: string, id: string): string {
+  const script = frameScript(id);
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_CSS}</style></head><body><div id="ynb-root">${html}</div><script>${script}</script></body></html>`;
+}
+
+export const HtmlFrame = memo(function HtmlFrame({ html }: { html: string }) {
+  const id = useId();
+  const ref = useRef<HTMLIFrameElement>(null);
+  const [height, setHeight] = useState(INITIAL_HEIGHT);
+  const srcDoc = useMemo(() => buildSrcDoc(html, id), [html, id]);
+
+  useEffect(() => {
+    const onMessage = (event: MessageEvent) => {
+      const frame = ref.current;
+      // only our own frame's window may size it; any other frame could send the same shape
+      if (!frame || event.source !== frame.contentWindow) return;
+      const data = event.data as { type?: unknown; id?: unknown; height?: unknown } | null;
+      if (!data || data.type !== HEIGHT_MESSAGE || data.id !== id) return;
+      if (typeof data.height !== 'number' || !Number.isFinite(data.height) || data.height < 0) return;
+      setHeight(Math.min(Math.ceil(data.height), MAX_HTML_HEIGHT));
+    };
+    window.addEventListener('message', onMessage);
+    // the frame may have loaded (and posted) before this listener existed, e.g. during hydration
+    ref.current?.contentWindow?.postMessage({ type: MEASURE_MESSAGE }, '*');
+    return () => window.removeEventListener('message', onMessage);
+  }, [id, srcDoc]);
+
+  return (
+    <iframe
+      ref={ref}
+      className="ynb-out-html"
+      data-testid="output-html"
+      title="HTML output"
+      sandbox="allow-scripts"
+      srcDoc={srcDoc}
+      referrerPolicy="no-referrer"
+      style={{ height }}
+    />
+  );
+});

@@ -1,0 +1,25 @@
+/** Every failure of the kernel layer that a caller may want to tell apart. */
+export type KernelErrorCode =
+  | 'GATEWAY_UNREACHABLE' // no answer from the gateway (wrong URL, down, network)
+  | 'GATEWAY_AUTH_FAILED' // the gateway answered 401/403: wrong or missing token
+  | 'GATEWAY_START_FAILED' // the embedded gateway could not be started
+  | 'GATEWAY_ERROR' // the gateway answered with an unexpected error
+  | 'KERNEL_START_FAILED' // the gateway could not start a kernel
+  | 'KERNEL_DEAD' // the kernel died (killed, out of memory, gateway lost) during a request
+  | 'KERNEL_RESTARTED' // restart() was called while the request was running
+  | 'EVAL_FAILED' // evaluateSilently: the code raised
+  | 'TIMEOUT' // evaluateSilently: no answer in time
+  | 'CLOSED'; // the service was closed
+
+export class KernelError extends Error {
+  readonly code: KernelErrorCode;
+  constructor(code: KernelErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KernelError';
+    this.code = code;
+  }
+}
+
+export function isKernelError(err: unknown): err is KernelError {
+  return err instanceof KernelError;
+}

@@ -1,0 +1,14 @@
+// server/kernel: the only importer of @jupyterlab/services. Knows nothing of Yjs.
+export { KernelService } from './kernel-service.js';
+export { KernelError, isKernelError, type KernelErrorCode } from './errors.js';
+export type {
+  ExecuteOptions,
+  ExecuteResult,
+  KernelOutputMessage,
+  KernelOutputMsgType,
+  KernelServiceOptions,
+  KernelStatus,
+  NotebookKernel,
+} from './types.js';
+export { DEFAULT_IDLE_CULL_MS, DEFAULT_EVAL_TIMEOUT_MS } from './notebook-kernel.js';
+export { notebookWorkDir } from './kernel-env.js';

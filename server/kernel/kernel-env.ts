@@ -1,0 +1,60 @@
+// What a kernel is allowed to see of the server: an explicit allow-list, never process.env.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { KernelError } from './errors.js';
+
+const SAFE_NOTEBOOK_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
+
+/**
+ * Directory name for a notebook id. Ids that are already safe are used as they are; anything
+ * else (`../../etc`, slashes, dots, unicode) becomes a readable slug plus a hash, so two ids never
+ * share a directory and none can leave workRoot.
+ */
+export function notebookDirName(notebookId: string): string {
+  if (SAFE_NOTEBOOK_ID.test(notebookId)) return notebookId;
+  const slug = notebookId.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^[_-]+/, '').slice(0, 64);
+  const hash = createHash('sha256').update(notebookId).digest('hex').slice(0, 12);
+  return slug ? `${slug}-${hash}` : `nb-${hash}`;
+}
+
+export function notebookWorkDir(workRoot: string, notebookId: string): string {
+  if (typeof notebookId !== 'string' || notebookId.length === 0) {
+    throw new KernelError('KERNEL_START_FAILED', 'notebook id must be a non-empty string');
+  }
+  const root = path.resolve(workRoot);
+  const dir = path.resolve(root, notebookDirName(notebookId));
+  if (path.dirname(dir) !== root) {
+    throw new KernelError('KERNEL_START_FAILED', `notebook id ${JSON.stringify(notebookId)} does not map inside the work root`);
+  }
+  return dir;
+}
+
+export interface KernelEnvOptions {
+  /** bin directory of the Python environment the (embedded) gateway runs kernels from. */
+  venvBin?: string;
+  /** true when the gateway shares our machine (embedded): host paths such as HOME make sense. */
+  isLocal: boolean;
+}
+
+/**
+ * The `env` of the kernel-start request. Kernel Gateway copies only PATH plus allow-listed keys
+ * (gateway_config.py `env_whitelist`) and KERNEL_* keys; we send no secret in the first place.
+ * MPLBACKEND is deliberately absent so ipykernel selects the inline backend (image/png outputs).
+ */
+export function kernelEnv(workDir: string, opts: KernelEnvOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    PYTHONUNBUFFERED: '1',
+    // Enterprise Gateway's convention for the kernel's working directory (ignored by Kernel Gateway).
+    KERNEL_WORKING_DIR: workDir,
+    KERNEL_USERNAME: 'ynotebook',
+  };
+  if (opts.isLocal) {
+    env.PATH = [...(opts.venvBin ? [opts.venvBin] : []), ...SYSTEM_PATH].join(path.delimiter);
+    env.HOME = process.env.HOME ?? workDir;
+    if (process.env.TZ) env.TZ = process.env.TZ;
+  }
+  return env;
+}

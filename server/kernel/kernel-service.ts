@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { ServerConnection } from '@jupyterlab/services';
+import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir } from './embedded-gateway.js';
+import { KernelError } from './errors.js';
+import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndpoint } from './gateway-connection.js';
+import { kernelEnv, notebookWorkDir } from './kernel-env.js';
+import { DEFAULT_IDLE_CULL_MS, NotebookKernelImpl } from './notebook-kernel.js';
+import type { KernelServiceOptions, NotebookKernel } from './types.js';
+
+/**
+ * One kernel per notebook on one Kernel Gateway: an external one (KERNEL_GATEWAY_URL) or an
+ * embedded one started from kernel-gateway/.venv and supervised here.
+ */
+export class KernelService {
+  private readonly kernels = new Map<string, NotebookKernelImpl>();
+  private settings: ServerConnection.ISettings;
+  private isClosed = false;
+
+  private constructor(
+    private readonly opts: KernelServiceOptions & { idleCullMs: number; pythonDir: string; log: (m: string) => void },
+    private readonly endpoint: GatewayEndpoint,
+    private readonly embedded: EmbeddedGateway | null,
+  ) {
+    this.settings = makeServerSettings(endpoint);
+  }
+
+  static async create(options: KernelServiceOptions): Promise<KernelService> {
+    const opts = {
+      ...options,
+      workRoot: path.resolve(options.workRoot),
+      idleCullMs: options.idleCullMs ?? DEFAULT_IDLE_CULL_MS,
+      pythonDir: path.resolve(options.pythonDir ?? DEFAULT_PYTHON_DIR),
+      log: options.log ?? ((m: string) => console.log(`[kernel] ${m}`)),
+    };
+    mkdirSync(opts.workRoot, { recursive: true });
+    let service: KernelService | null = null;
+    if (opts.gatewayUrl) {
+      const endpoint = { url: normalizeGatewayUrl(opts.gatewayUrl), token: opts.gatewayToken };
+      // Not fatal: the app runs without kernels and says why; each execute re-checks.
+      try {
+        const version = await probeGateway(endpoint);
+        opts.log(`using Kernel Gateway at ${endpoint.url} (server ${version})`);
+      } catch (err) {
+        opts.log(`Kernel Gateway at ${endpoint.url} not usable yet: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return new KernelService(opts, endpoint, null);
+    }
+    const embedded = await EmbeddedGateway.start({
+      pythonDir: opts.pythonDir,
+      cwd: opts.workRoot,
+      log: opts.log,
+      onCrash: (detail) => service?.onGatewayLost(detail),
+    });
+    service = new KernelService(opts, { url: embedded.url, token: embedded.token }, embedded);
+    return service;
+  }
+
+  get gatewayUrl(): string {
+    return this.endpoint.url;
+  }
+
+  /** True when this service started the gateway itself. */
+  get isEmbedded(): boolean {
+    return this.embedded !== null;
+  }
+
+  /** pid of the embedded gateway process (tests, diagnostics). */
+  get embeddedGatewayPid(): number | undefined {
+    return this.embedded?.pid;
+  }
+
+  kernelFor(notebookId: string): NotebookKernel {
+    if (this.isClosed) throw new KernelError('CLOSED', 'the kernel service is closed');
+    let k = this.kernels.get(notebookId);
+    if (!k) {
+      const workDir = notebookWorkDir(this.opts.workRoot, notebookId);
+      if (this.embedded) mkdirSync(workDir, { recursive: true });
+      const venvBin = venvBinDir(this.opts.pythonDir);
+      const isLocal = this.embedded !== null;
+      k = new NotebookKernelImpl({
+        notebookId,
+        workDir,
+        endpoint: () => this.endpoint,
+        settings: () => this.settings,
+        kernelEnv: (dir) => kernelEnv(dir, { venvBin: isLocal ? venvBin : undefined, isLocal }),
+        idleCullMs: this.opts.idleCullMs,
+        log: this.opts.log,
+      });
+      this.kernels.set(notebookId, k);
+    }
+    return k;
+  }
+
+  private onGatewayLost(detail: string): void {
+    for (const k of this.kernels.values()) k.notifyGatewayLost(`${detail}.`);
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    await Promise.allSettled([...this.kernels.values()].map((k) => k.close()));
+    this.kernels.clear();
+    await this.embedded?.stop();
+  }
+}

@@ -1,0 +1,457 @@
+// One notebook's kernel on a Kernel Gateway: lazy start, per-notebook working directory,
+// death detection, restart, idle cull. Knows nothing of Yjs.
+import { randomUUID } from 'node:crypto';
+import { KernelAPI, KernelConnection, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
+import { KernelError } from './errors.js';
+import { probeGateway, toKernelError, type GatewayEndpoint } from './gateway-connection.js';
+import type { ExecuteOptions, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
+
+/** Time for a started kernel to connect and answer kernel_info. */
+export const KERNEL_READY_TIMEOUT_MS = 60_000;
+export const DEFAULT_EVAL_TIMEOUT_MS = 10_000;
+export const DEFAULT_IDLE_CULL_MS = 60 * 60 * 1000;
+/** How long a connection to an auto-restarted (dead for us) kernel may take to settle before we drop it. */
+const AUTORESTART_SETTLE_MS = 15_000;
+
+const OUTPUT_MSG_TYPES: ReadonlySet<string> = new Set<KernelOutputMsgType>([
+  'stream',
+  'display_data',
+  'execute_result',
+  'error',
+  'clear_output',
+  'update_display_data',
+]);
+
+export interface NotebookKernelDeps {
+  notebookId: string;
+  workDir: string;
+  endpoint: () => GatewayEndpoint;
+  settings: () => ServerConnection.ISettings;
+  kernelEnv: (workDir: string) => Record<string, string>;
+  idleCullMs: number;
+  log: (msg: string) => void;
+}
+
+type Listener = (s: KernelStatus, detail?: string) => void;
+
+/**
+ * Python run silently after every (re)start: the working directory is set from inside the kernel,
+ * so it works with any gateway (remote, Enterprise Gateway) and not only one sharing our disk.
+ * JSON string literals are valid Python string literals.
+ */
+function initCode(workDir: string): string {
+  return [
+    'import os as __yn_os',
+    `__yn_os.makedirs(${JSON.stringify(workDir)}, exist_ok=True)`,
+    `__yn_os.chdir(${JSON.stringify(workDir)})`,
+    'del __yn_os',
+  ].join('\n');
+}
+
+export class NotebookKernelImpl implements NotebookKernel {
+  readonly notebookId: string;
+  readonly workDir: string;
+  private conn: KernelConnection | null = null;
+  private isReady = false;
+  private startPromise: Promise<KernelConnection> | null = null;
+  private _status: KernelStatus = 'idle';
+  private listeners = new Set<Listener>();
+  /** Rejecters of requests waiting on the current kernel; called when it dies or restarts. */
+  private inflight = new Set<(err: KernelError) => void>();
+  private isRestartExpected = false;
+  private cullTimer: NodeJS.Timeout | null = null;
+  private isClosed = false;
+
+  constructor(private readonly deps: NotebookKernelDeps) {
+    this.notebookId = deps.notebookId;
+    this.workDir = deps.workDir;
+  }
+
+  get status(): KernelStatus {
+    return this._status;
+  }
+
+  get isRunning(): boolean {
+    return this.conn !== null && this.isReady;
+  }
+
+  /** Gateway id of the current kernel, if any (for tests and diagnostics). */
+  get kernelId(): string | null {
+    return this.conn?.id ?? null;
+  }
+
+  onStatus(cb: Listener): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private setStatus(s: KernelStatus, detail?: string): void {
+    if (s === this._status && detail === undefined) return;
+    this._status = s;
+    for (const cb of [...this.listeners]) {
+      try {
+        cb(s, detail);
+      } catch (err) {
+        this.deps.log(`kernel status listener threw: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  private ensureKernel(): Promise<KernelConnection> {
+    if (this.isClosed) return Promise.reject(new KernelError('CLOSED', 'the kernel service is closed'));
+    if (this.conn && this.isReady) return Promise.resolve(this.conn);
+    if (!this.startPromise) {
+      this.startPromise = this.startKernel().finally(() => {
+        this.startPromise = null;
+      });
+    }
+    return this.startPromise;
+  }
+
+  private async startKernel(): Promise<KernelConnection> {
+    this.clearCull();
+    this.setStatus('starting');
+    const fail = (err: KernelError): never => {
+      this.setStatus(err.code === 'GATEWAY_UNREACHABLE' ? 'unreachable' : 'dead', err.message);
+      throw err;
+    };
+    try {
+      await probeGateway(this.deps.endpoint());
+    } catch (err) {
+      fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
+    }
+    let model: Kernel.IModel;
+    try {
+      // `env` is always sent: without it Kernel Gateway hands the kernel its whole environment.
+      const body = { env: this.deps.kernelEnv(this.workDir) } as unknown as Kernel.IKernelOptions;
+      model = await KernelAPI.startNew(body, this.deps.settings());
+    } catch (err) {
+      return fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
+    }
+    const conn = new KernelConnection({
+      model,
+      serverSettings: this.deps.settings(),
+      handleComms: false,
+      username: 'ynotebook',
+      clientId: randomUUID(),
+    });
+    this.conn = conn;
+    this.isReady = false;
+    this.wire(conn);
+    try {
+      await this.waitReady(conn);
+      await this.runInit(conn);
+    } catch (err) {
+      if (this.conn === conn) {
+        this.conn = null;
+        this.disposeRemote(conn);
+      }
+      return fail(err instanceof KernelError ? err : toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
+    }
+    this.isReady = true;
+    this.deps.log(`kernel ${conn.id} started for notebook ${this.notebookId}`);
+    this.setStatus('idle');
+    this.scheduleCull();
+    return conn;
+  }
+
+  private wire(conn: KernelConnection): void {
+    conn.statusChanged.connect((_sender, s) => {
+      if (conn !== this.conn) return;
+      switch (s) {
+        case 'busy':
+        case 'idle':
+          if (this.isReady && !this.isRestartExpected) this.setStatus(s);
+          break;
+        case 'restarting':
+        case 'autorestarting':
+          // Our own restart() announces itself; anything else is the server noticing that the
+          // kernel process died (and restarting it, without our working directory or state).
+          if (!this.isRestartExpected) {
+            // Unrequested 'restarting' only comes from an iopub status, after which the library
+            // reconnects by itself (see handleDeath).
+            this.handleDeath(conn, 'The kernel died unexpectedly (killed, crashed or out of memory).', true);
+          }
+          break;
+        case 'dead':
+          this.handleDeath(conn, 'The kernel is dead.');
+          break;
+        default:
+          break;
+      }
+    });
+    conn.connectionStatusChanged.connect((_sender, cs) => {
+      if (conn === this.conn && cs === 'disconnected') this.handleDeath(conn, 'Lost the connection to the kernel.');
+    });
+  }
+
+  /** The gateway lost all its kernels (the embedded gateway crashed). */
+  notifyGatewayLost(detail: string): void {
+    if (this.conn) this.handleDeath(this.conn, detail);
+  }
+
+  private handleDeath(conn: KernelConnection, detail: string, isAutorestarting = false): void {
+    if (conn !== this.conn) return;
+    this.conn = null;
+    this.isReady = false;
+    this.clearCull();
+    this.deps.log(`kernel ${conn.id} of notebook ${this.notebookId}: ${detail}`);
+    this.rejectInflight(new KernelError('KERNEL_DEAD', `${detail} Its variables are lost; restart the kernel and run the cells again.`));
+    this.setStatus('dead', detail);
+    // An auto-restarted kernel would run in the wrong directory: remove it, start fresh next time.
+    if (!isAutorestarting) {
+      this.disposeRemote(conn);
+      return;
+    }
+    // @jupyterlab/services reconnects right after 'autorestarting' and leaves the promise of that
+    // reconnect unhandled: disposing the connection before it settles would surface as an
+    // unhandled rejection. So let it connect to the restarted kernel, then remove both.
+    let isDone = false;
+    const finish = () => {
+      if (isDone) return;
+      isDone = true;
+      conn.connectionStatusChanged.disconnect(onConnection);
+      setTimeout(() => this.disposeRemote(conn), 0);
+    };
+    const onConnection = (_sender: unknown, cs: string) => {
+      if (cs === 'connected') finish();
+    };
+    conn.connectionStatusChanged.connect(onConnection);
+    setTimeout(finish, AUTORESTART_SETTLE_MS).unref();
+  }
+
+  private rejectInflight(err: KernelError): void {
+    const rejecters = [...this.inflight];
+    this.inflight.clear();
+    for (const reject of rejecters) reject(err);
+  }
+
+  private disposeRemote(conn: KernelConnection): void {
+    const id = conn.id;
+    conn.dispose();
+    KernelAPI.shutdownKernel(id, this.deps.settings()).catch(() => {
+      /* already gone, or gateway down: nothing to clean */
+    });
+  }
+
+  private async waitReady(conn: KernelConnection): Promise<void> {
+    await this.track(conn.info, KERNEL_READY_TIMEOUT_MS, 'the kernel did not answer kernel_info');
+  }
+
+  private async runInit(conn: KernelConnection): Promise<void> {
+    const future = conn.requestExecute(
+      { code: initCode(this.workDir), silent: true, store_history: false, allow_stdin: false, stop_on_error: false },
+      true,
+    );
+    const reply = await this.track(future.done, KERNEL_READY_TIMEOUT_MS, 'the kernel did not run its start-up code');
+    if (reply.content.status !== 'ok') {
+      const c = reply.content as KernelMessage.IReplyErrorContent;
+      throw new KernelError('KERNEL_START_FAILED', `could not enter the working directory ${this.workDir}: ${c.ename}: ${c.evalue}`);
+    }
+  }
+
+  /** Races a promise with the death of the kernel (and an optional deadline). */
+  private track<T>(p: Promise<T>, timeoutMs?: number, timeoutWhat?: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | null = null;
+      const rejecter = (err: KernelError) => {
+        if (timer) clearTimeout(timer);
+        reject(err);
+      };
+      this.inflight.add(rejecter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.inflight.delete(rejecter);
+          reject(new KernelError('TIMEOUT', `${timeoutWhat ?? 'kernel request'} within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      p.then(
+        (v) => {
+          if (timer) clearTimeout(timer);
+          this.inflight.delete(rejecter);
+          resolve(v);
+        },
+        (err: unknown) => {
+          if (timer) clearTimeout(timer);
+          this.inflight.delete(rejecter);
+          reject(err instanceof KernelError ? err : new KernelError('KERNEL_DEAD', `kernel request failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+        },
+      );
+    });
+  }
+
+  // ---- idle cull ------------------------------------------------------------------------
+
+  private clearCull(): void {
+    if (this.cullTimer) clearTimeout(this.cullTimer);
+    this.cullTimer = null;
+  }
+
+  private scheduleCull(): void {
+    this.clearCull();
+    if (!this.conn || this.deps.idleCullMs <= 0 || !Number.isFinite(this.deps.idleCullMs)) return;
+    this.cullTimer = setTimeout(() => {
+      this.cullTimer = null;
+      if (this.inflight.size > 0 || this.startPromise || !this.conn) return this.scheduleCull();
+      this.deps.log(`culling kernel of notebook ${this.notebookId} after ${this.deps.idleCullMs} ms idle`);
+      this.stopKernel('culled after being idle; it starts again on the next run').catch(() => {});
+    }, this.deps.idleCullMs);
+    this.cullTimer.unref();
+  }
+
+  // ---- public operations ----------------------------------------------------------------
+
+  async execute(code: string, opts: ExecuteOptions): Promise<ExecuteResult> {
+    const conn = await this.ensureKernel();
+    // interrupted while the kernel was starting: the code never runs
+    if (opts.signal?.aborted) return { status: 'aborted', execution_count: null };
+    this.clearCull();
+    let isAborted = false;
+    const onAbort = () => {
+      isAborted = true;
+      this.interrupt().catch((err: unknown) => this.deps.log(`interrupt on abort failed: ${String(err)}`));
+    };
+    let onConnIopub: ((sender: unknown, msg: KernelMessage.IIOPubMessage) => void) | null = null;
+    try {
+      // allow_stdin=false: input() raises StdinNotImplementedError instead of waiting forever.
+      const future = conn.requestExecute({ code, silent: false, store_history: true, allow_stdin: false, stop_on_error: true }, true);
+      const forward = (msg: KernelMessage.IIOPubMessage) => {
+        try {
+          opts.onOutput({ msg_type: msg.header.msg_type as KernelOutputMsgType, content: msg.content } satisfies KernelOutputMessage);
+        } catch (err) {
+          this.deps.log(`onOutput threw: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      };
+      future.onIOPub = (msg) => {
+        const t = msg.header.msg_type;
+        // updates come through the connection-wide signal below, exactly once
+        if (!OUTPUT_MSG_TYPES.has(t) || t === 'update_display_data') return;
+        forward(msg);
+      };
+      // @jupyterlab/services routes update_display_data to the future that first displayed the id
+      // (often an earlier cell's, long finished); the connection's signal sees every one of them.
+      const requestId = future.msg.header.msg_id;
+      onConnIopub = (_: unknown, msg: KernelMessage.IIOPubMessage) => {
+        if (msg.header.msg_type === 'update_display_data' && msg.parent_header && (msg.parent_header as { msg_id?: string }).msg_id === requestId) forward(msg);
+      };
+      conn.iopubMessage.connect(onConnIopub);
+      if (opts.signal) {
+        if (opts.signal.aborted) onAbort();
+        else opts.signal.addEventListener('abort', onAbort, { once: true });
+      }
+      const reply = (await this.track(future.done)) as KernelMessage.IExecuteReplyMsg;
+      const content = reply.content;
+      // 'abort' is an older spelling of 'aborted' that the message types still allow.
+      const status: ExecuteResult['status'] =
+        content.status === 'ok' ? 'ok' : isAborted || content.status !== 'error' ? 'aborted' : 'error';
+      return { status, execution_count: content.execution_count ?? null };
+    } finally {
+      if (onConnIopub) conn.iopubMessage.disconnect(onConnIopub);
+      opts.signal?.removeEventListener('abort', onAbort);
+      this.scheduleCull();
+    }
+  }
+
+  async evaluateSilently(code: string, timeoutMs = DEFAULT_EVAL_TIMEOUT_MS): Promise<string> {
+    const conn = await this.ensureKernel();
+    this.clearCull();
+    try {
+      const future = conn.requestExecute({ code, silent: true, store_history: false, allow_stdin: false, stop_on_error: false }, true);
+      let stdout = '';
+      future.onIOPub = (msg) => {
+        if (msg.header.msg_type === 'stream') {
+          const c = msg.content as KernelMessage.IStreamMsg['content'];
+          if (c.name === 'stdout') stdout += c.text;
+        }
+      };
+      let reply: KernelMessage.IExecuteReplyMsg;
+      try {
+        reply = (await this.track(future.done, timeoutMs, 'silent evaluation did not finish')) as KernelMessage.IExecuteReplyMsg;
+      } catch (err) {
+        future.dispose();
+        throw err;
+      }
+      if (reply.content.status === 'error') {
+        const c = reply.content as KernelMessage.IReplyErrorContent;
+        throw new KernelError('EVAL_FAILED', `${c.ename}: ${c.evalue}`);
+      }
+      if (reply.content.status !== 'ok') throw new KernelError('EVAL_FAILED', `evaluation ${reply.content.status}`);
+      return stdout;
+    } finally {
+      this.scheduleCull();
+    }
+  }
+
+  async interrupt(): Promise<void> {
+    const conn = this.conn;
+    if (!conn || conn.isDisposed) return;
+    try {
+      await conn.interrupt();
+    } catch (err) {
+      throw toKernelError(err, 'GATEWAY_ERROR', 'interrupting the kernel');
+    }
+  }
+
+  async restart(): Promise<void> {
+    if (this.startPromise) await this.startPromise.catch(() => {});
+    const conn = this.conn;
+    if (!conn || !this.isReady || conn.isDisposed) {
+      // Nothing running (never started, culled, dead): a fresh kernel is the restart.
+      if (conn) {
+        this.conn = null;
+        this.disposeRemote(conn);
+      }
+      await this.ensureKernel();
+      return;
+    }
+    this.clearCull();
+    this.isRestartExpected = true;
+    this.setStatus('restarting');
+    this.rejectInflight(new KernelError('KERNEL_RESTARTED', 'The kernel was restarted while this was running.'));
+    try {
+      await this.track(conn.restart(), KERNEL_READY_TIMEOUT_MS, 'the kernel did not restart');
+      await this.waitReady(conn);
+      await this.runInit(conn);
+      this.isRestartExpected = false;
+      this.setStatus('idle');
+      this.scheduleCull();
+    } catch (err) {
+      this.isRestartExpected = false;
+      this.deps.log(`restart of kernel ${conn.id} failed (${err instanceof Error ? err.message : String(err)}); starting a new one`);
+      if (this.conn === conn) {
+        this.conn = null;
+        this.isReady = false;
+        this.disposeRemote(conn);
+      }
+      await this.ensureKernel();
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await this.stopKernel('shut down; it starts again on the next run');
+  }
+
+  private async stopKernel(detail: string): Promise<void> {
+    if (this.startPromise) await this.startPromise.catch(() => {});
+    const conn = this.conn;
+    this.clearCull();
+    if (!conn) return;
+    this.conn = null;
+    this.isReady = false;
+    this.rejectInflight(new KernelError('KERNEL_DEAD', `The kernel was ${detail.split(';')[0]}.`));
+    try {
+      await conn.shutdown();
+    } catch {
+      this.disposeRemote(conn);
+    }
+    this.setStatus('idle', detail);
+  }
+
+  async close(): Promise<void> {
+    await this.stopKernel('closed').catch(() => {});
+    this.isClosed = true;
+    this.listeners.clear();
+  }
+}

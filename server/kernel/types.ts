@@ -1,0 +1,60 @@
+export type KernelStatus = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead' | 'unreachable';
+
+export type KernelOutputMsgType =
+  | 'stream'
+  | 'display_data'
+  | 'execute_result'
+  | 'error'
+  | 'clear_output'
+  | 'update_display_data';
+
+/** An iopub message that becomes (or changes) a cell output; `content` is the nbformat-ish iopub content. */
+export interface KernelOutputMessage {
+  msg_type: KernelOutputMsgType;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  content: any;
+}
+
+export interface ExecuteResult {
+  status: 'ok' | 'error' | 'aborted';
+  execution_count: number | null;
+}
+
+export interface ExecuteOptions {
+  onOutput(msg: KernelOutputMessage): void;
+  /**
+   * Never called today: kernels run with allow_stdin=false, so `input()` raises
+   * StdinNotImplementedError as an ordinary error output (docs/decisions/0003-kernel-gateway.md).
+   */
+  onStdinRequest?(prompt: string): void;
+  /** Aborting interrupts the kernel; the execute then resolves with status 'aborted'. */
+  signal?: AbortSignal;
+}
+
+export interface KernelServiceOptions {
+  /** External gateway (KERNEL_GATEWAY_URL). Unset: an embedded gateway is started from `pythonDir`. */
+  gatewayUrl?: string;
+  gatewayToken?: string;
+  /** Per-notebook kernel working directory = path.join(workRoot, sanitized notebookId). */
+  workRoot: string;
+  /** Kernels idle this long are shut down; the next execute starts a new one. Default 1 h. */
+  idleCullMs?: number;
+  /** Folder holding requirements.txt, gateway_config.py and .venv. Default `kernel-gateway/`. */
+  pythonDir?: string;
+  log?: (msg: string) => void;
+}
+
+export interface NotebookKernel {
+  readonly notebookId: string;
+  readonly status: KernelStatus;
+  /** True while a kernel process exists for this notebook (false before the first execute, after cull/shutdown/death). */
+  readonly isRunning: boolean;
+  /** Working directory of the kernel (on the kernel's host). */
+  readonly workDir: string;
+  onStatus(cb: (s: KernelStatus, detail?: string) => void): () => void;
+  execute(code: string, opts: ExecuteOptions): Promise<ExecuteResult>;
+  evaluateSilently(code: string, timeoutMs?: number): Promise<string>;
+  interrupt(): Promise<void>;
+  restart(): Promise<void>;
+  shutdown(): Promise<void>;
+}
