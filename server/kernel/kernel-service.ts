@@ -60,6 +60,14 @@ export class KernelService {
     return this.endpoint.url;
   }
 
+  /**
+   * Connection settings for @jupyterlab/services on the same gateway, for in-process benchmarks
+   * and diagnostics. Holds the token: never send it anywhere.
+   */
+  get serverSettings(): ServerConnection.ISettings {
+    return this.settings;
+  }
+
   /** True when this service started the gateway itself. */
   get isEmbedded(): boolean {
     return this.embedded !== null;
