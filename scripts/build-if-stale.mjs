@@ -30,7 +30,8 @@ export function buildIfStale() {
     return;
   }
   console.log('build: building the web app (remix vite:build)…');
-  execFileSync('npx', ['remix', 'vite:build'], { cwd: root, stdio: 'inherit' });
+  // always a production build, whatever NODE_ENV the caller runs under (vitest sets 'test')
+  execFileSync('npx', ['remix', 'vite:build'], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
   fs.writeFileSync(stamp, digest);
 }
 

@@ -1,0 +1,35 @@
+import DOMPurify from 'dompurify';
+import { marked } from 'marked';
+import { memo, useMemo } from 'react';
+import type * as Y from 'yjs';
+import { useYText } from '~/notebook/use-cells';
+import { useNotebook } from '~/notebook/notebook-context';
+
+export function renderMarkdown(source: string): string {
+  const html = marked.parse(source, { async: false, gfm: true, breaks: false }) as string;
+  // links leave the notebook in a new tab; nothing a collaborator writes may run script here
+  return DOMPurify.sanitize(html, { ADD_ATTR: ['target'] });
+}
+
+/** A markdown cell when nobody is editing it here: rendered, double-click (or Enter) to edit. */
+export const MarkdownView = memo(function MarkdownView({ cellId, text }: { cellId: string; text: Y.Text }) {
+  const { actions } = useNotebook();
+  const source = useYText(text);
+  const html = useMemo(() => renderMarkdown(source), [source]);
+  return (
+    <div
+      className="markdown-rendered"
+      data-testid="markdown-rendered"
+      onDoubleClick={(event) => {
+        event.preventDefault();
+        actions.edit(cellId, 'end');
+      }}
+    >
+      {source.trim() ? (
+        <div className="markdown-body" dangerouslySetInnerHTML={{ __html: html }} />
+      ) : (
+        <p className="markdown-empty">Empty Markdown cell: double-click or press Enter to write.</p>
+      )}
+    </div>
+  );
+});

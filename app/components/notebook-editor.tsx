@@ -1,0 +1,391 @@
+// The notebook page once it runs in the browser: the shared document, who is here, the cells,
+// and Jupyter's two-mode keyboard (command mode acts on cells, edit mode types into one).
+import { Link } from '@remix-run/react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  cellId as idOf,
+  cellIndex,
+  cellsOf,
+  cellSource,
+  cellType,
+  deleteCell,
+  findCell,
+  insertCell,
+  mergeCellBelow,
+  moveCell,
+  setCellType,
+  splitCell,
+} from '../../common/notebook/model';
+import type { CellType } from '../../common/notebook/types';
+import { loadUser, saveUser, type LocalUser } from '~/notebook/identity';
+import {
+  NotebookContext,
+  type FocusRequest,
+  type Mode,
+  type NotebookActions,
+  type NotebookContextValue,
+} from '~/notebook/notebook-context';
+import { useCells, useTitle } from '~/notebook/use-cells';
+import { useNotebookDoc } from '~/notebook/use-notebook-doc';
+import { remoteCursorCss, useLocalPresence, usePeers, usePeersByCell } from '~/notebook/use-presence';
+import { useUndo } from '~/notebook/use-undo';
+import { CellView } from './cell-view';
+import { ConnectionStatus, NameDialog, PresenceList, SavedIndicator, TitleInput } from './header-parts';
+import { Icon } from './ui/icons';
+
+/** Two presses of D within this window delete the selected cell. */
+export const DOUBLE_KEY_MS = 600;
+
+/** The one place a cell run starts. The kernel's run route plugs in here. */
+function onRun(_notebookId: string, _cellId: string, _source: string): void {
+  // POST /api/notebooks/:id/cells/:cellId/run {source} lands with the kernel service
+}
+
+function isTypingTarget(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.closest('.monaco-editor, [data-testid="name-dialog"]')) return true;
+  const tag = target.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target.isContentEditable;
+}
+
+export function NotebookEditor({ notebookId, initialTitle }: { notebookId: string; initialTitle: string }) {
+  const { session, connection, isSynced } = useNotebookDoc(notebookId);
+  const doc = session?.doc ?? null;
+  const awareness = session?.awareness ?? null;
+  const { cells, generation } = useCells(doc);
+  const undoManager = useUndo(doc);
+  const title = useTitle(doc) ?? initialTitle;
+
+  const [user, setUser] = useState<LocalUser | null>(() => loadUser());
+  const [isNaming, setIsNaming] = useState(false);
+  const [activeId, setActiveId] = useState<string | null>(null);
+  const [mode, setMode] = useState<Mode>('command');
+  const [markdownOpenId, setMarkdownOpenId] = useState<string | null>(null);
+  const [saveFlash, setSaveFlash] = useState(0);
+
+  const peers = usePeers(awareness);
+  const peersByCell = usePeersByCell(peers);
+  useLocalPresence(awareness, user, activeId);
+
+  // Actions read the latest state through refs so they can stay one stable object.
+  const rootRef = useRef<HTMLDivElement>(null);
+  const activeRef = useRef<string | null>(null);
+  const modeRef = useRef<Mode>('command');
+  const lastIndexRef = useRef(0);
+  const focusRequestRef = useRef<FocusRequest | null>(null);
+  const scrollRequestRef = useRef<string | null>(null);
+  const docRef = useRef(doc);
+  docRef.current = doc;
+  const undoRef = useRef(undoManager);
+  undoRef.current = undoManager;
+
+  const setActive = useCallback((id: string | null) => {
+    activeRef.current = id;
+    setActiveId(id);
+    setMarkdownOpenId((open) => (open === id ? open : null));
+  }, []);
+  const setModeBoth = useCallback((m: Mode) => {
+    modeRef.current = m;
+    setMode(m);
+  }, []);
+
+  const actions = useMemo<NotebookActions>(() => {
+    const withDoc = <T,>(fn: (d: NonNullable<typeof doc>) => T): T | undefined => {
+      const d = docRef.current;
+      return d ? fn(d) : undefined;
+    };
+    /** a structural edit is its own undo step, never merged with typing around it */
+    const step = <T,>(fn: () => T): T => {
+      undoRef.current?.stopCapturing();
+      const result = fn();
+      undoRef.current?.stopCapturing();
+      return result;
+    };
+    const focusRoot = () => rootRef.current?.focus({ preventScroll: true });
+
+    const a: NotebookActions = {
+      select(id, opts) {
+        if (opts?.scroll) scrollRequestRef.current = id;
+        setActive(id);
+        setModeBoth('command');
+      },
+      edit(id, caret) {
+        if (caret !== undefined) focusRequestRef.current = { cellId: id, caret };
+        setActive(id);
+        const cell = withDoc((d) => findCell(d, id));
+        if (cell && cellType(cell) === 'markdown') setMarkdownOpenId(id);
+        setModeBoth('edit');
+      },
+      command() {
+        setModeBoth('command');
+        focusRoot();
+      },
+      editorFocused(id, isFocused) {
+        if (isFocused) {
+          if (activeRef.current !== id) setActive(id);
+          setModeBoth('edit');
+        } else if (activeRef.current === id && modeRef.current === 'edit') {
+          setModeBoth('command');
+        }
+      },
+      insert(id, where, type = 'code', opts) {
+        const newId = withDoc((d) => {
+          const i = id ? cellIndex(d, id) : -1;
+          const at = i < 0 ? cellsOf(d).length : where === 'above' ? i : i + 1;
+          return step(() => insertCell(d, at, { cell_type: type }));
+        });
+        if (!newId) return;
+        if (opts?.edit) a.edit(newId, 'start');
+        else a.select(newId, { scroll: true });
+        scrollRequestRef.current = newId;
+      },
+      remove(id) {
+        withDoc((d) => {
+          const i = cellIndex(d, id);
+          if (i < 0) return;
+          lastIndexRef.current = i;
+          step(() => deleteCell(d, id));
+          const cells = cellsOf(d);
+          const next = cells.length ? idOf(cells.get(Math.min(i, cells.length - 1))) : null;
+          setActive(next);
+          setModeBoth('command');
+          focusRoot();
+        });
+      },
+      move(id, delta) {
+        withDoc((d) => {
+          const i = cellIndex(d, id);
+          if (i >= 0) step(() => moveCell(d, id, i + delta));
+          scrollRequestRef.current = id;
+        });
+      },
+      setType(id, type: CellType) {
+        withDoc((d) => step(() => setCellType(d, id, type)));
+        if (type === 'markdown' && activeRef.current === id && modeRef.current === 'edit') setMarkdownOpenId(id);
+      },
+      split(id, offset) {
+        const newId = withDoc((d) => step(() => splitCell(d, id, offset)));
+        if (newId) a.edit(newId, 'start');
+      },
+      mergeBelow(id) {
+        withDoc((d) => step(() => mergeCellBelow(d, id)));
+      },
+      run(id, source) {
+        const d = docRef.current;
+        const cell = d && findCell(d, id);
+        if (!cell) return;
+        if (cellType(cell) === 'code') onRun(notebookId, id, source);
+        setMarkdownOpenId((open) => (open === id ? null : open));
+        a.command();
+      },
+      runAndAdvance(id, source) {
+        a.run(id, source);
+        const d = docRef.current;
+        if (!d) return;
+        const i = cellIndex(d, id);
+        const cells = cellsOf(d);
+        if (i >= 0 && i + 1 < cells.length) a.select(idOf(cells.get(i + 1)), { scroll: true });
+        else a.insert(id, 'below', 'code', { edit: true });
+      },
+      runAndInsert(id, source) {
+        a.run(id, source);
+        a.insert(id, 'below', 'code', { edit: true });
+      },
+      selectAdjacent(delta, opts) {
+        const d = docRef.current;
+        const current = activeRef.current;
+        if (!d || !current) return;
+        const i = cellIndex(d, current);
+        const cells = cellsOf(d);
+        const j = i + delta;
+        if (i < 0 || j < 0 || j >= cells.length) return;
+        const next = idOf(cells.get(j));
+        scrollRequestRef.current = next;
+        if (opts?.edit && cellType(cells.get(j)) !== 'markdown') a.edit(next, delta < 0 ? 'end' : 'start');
+        else a.select(next, { scroll: true });
+      },
+      undo() {
+        undoRef.current?.undo();
+      },
+      redo() {
+        undoRef.current?.redo();
+      },
+      save() {
+        setSaveFlash((n) => n + 1);
+      },
+      takeFocusRequest(id) {
+        const request = focusRequestRef.current;
+        if (!request || request.cellId !== id) return null;
+        focusRequestRef.current = null;
+        return request;
+      },
+      isActive(id) {
+        return activeRef.current === id;
+      },
+      mode() {
+        return modeRef.current;
+      },
+    };
+    return a;
+  }, [notebookId, setActive, setModeBoth]);
+
+  // keep a cell selected: the first on open, a neighbour when the selected one is deleted (by anyone)
+  useEffect(() => {
+    if (cells.length === 0) {
+      if (activeRef.current) setActive(null);
+      return;
+    }
+    const current = activeRef.current;
+    const i = current ? cells.findIndex((c) => idOf(c) === current) : -1;
+    if (i >= 0) {
+      lastIndexRef.current = i;
+      return;
+    }
+    const fallback = current ? Math.min(lastIndexRef.current, cells.length - 1) : 0;
+    setActive(idOf(cells[fallback]));
+    if (modeRef.current === 'edit') setModeBoth('command');
+  }, [cells, setActive, setModeBoth]);
+
+  useEffect(() => {
+    const id = scrollRequestRef.current;
+    if (!id) return;
+    scrollRequestRef.current = null;
+    const el = rootRef.current?.querySelector(`[data-cell-id="${CSS.escape(id)}"]`);
+    el?.scrollIntoView({ block: 'nearest' });
+  });
+
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+
+  // command mode keys; edit mode keys are Monaco commands (code-editor.tsx)
+  useEffect(() => {
+    let lastD = 0;
+    const onKeyDown = (e: KeyboardEvent) => {
+      const mod = e.ctrlKey || e.metaKey;
+      if (mod && !e.altKey && e.key.toLowerCase() === 's') {
+        e.preventDefault();
+        actions.save();
+        return;
+      }
+      if (isNaming || isTypingTarget(e.target) || e.defaultPrevented) return;
+      const id = activeRef.current;
+      const d = docRef.current;
+      if (!id || !d) return;
+      const source = () => {
+        const cell = findCell(d, id);
+        return cell ? cellSource(cell).toString() : '';
+      };
+      let handled = true;
+      if (e.key === 'Enter' && e.shiftKey) actions.runAndAdvance(id, source());
+      else if (e.key === 'Enter' && mod) actions.run(id, source());
+      else if (e.key === 'Enter' && e.altKey) actions.runAndInsert(id, source());
+      else if (mod || e.altKey) handled = false;
+      else if (e.key === 'Enter') actions.edit(id);
+      else if (e.key === 'ArrowUp' || e.key === 'k') actions.selectAdjacent(-1);
+      else if (e.key === 'ArrowDown' || e.key === 'j') actions.selectAdjacent(1);
+      else if (e.key === 'a' || e.key === 'A') actions.insert(id, 'above');
+      else if (e.key === 'b' || e.key === 'B') actions.insert(id, 'below');
+      else if (e.key === 'm' || e.key === 'M') actions.setType(id, 'markdown');
+      else if (e.key === 'y' || e.key === 'Y') actions.setType(id, 'code');
+      else if (e.key === 'r' || e.key === 'R') actions.setType(id, 'raw');
+      else if (e.key === 'z') actions.undo();
+      else if (e.key === 'Z') actions.redo();
+      else if (e.key === 'd' || e.key === 'D') {
+        const now = Date.now();
+        if (now - lastD < DOUBLE_KEY_MS) {
+          lastD = 0;
+          actions.remove(id);
+        } else lastD = now;
+      } else if (e.key === 'Escape') actions.command();
+      else handled = false;
+      if (handled) e.preventDefault();
+    };
+    document.addEventListener('keydown', onKeyDown);
+    return () => document.removeEventListener('keydown', onKeyDown);
+  }, [actions, isNaming]);
+
+  const context = useMemo<NotebookContextValue | null>(
+    () => (doc && awareness && undoManager ? { doc, awareness, undoManager, actions } : null),
+    [doc, awareness, undoManager, actions],
+  );
+
+  const isSaved = isSynced && connection === 'connected';
+  const cursorCss = useMemo(() => remoteCursorCss(peers), [peers]);
+  const needsName = !user || isNaming;
+  const seen = new Set<string>();
+
+  return (
+    <div className="notebook-page" data-testid="notebook" data-mode={mode} ref={rootRef} tabIndex={-1}>
+      <style data-testid="remote-cursor-styles">{cursorCss}</style>
+      <header className="nb-header">
+        <Link to="/" className="brand brand-small" title="All notebooks">
+          <span className="brand-mark">[ ]</span>
+        </Link>
+        <TitleInput doc={doc} title={title} />
+        <div className="nb-header-right">
+          <SavedIndicator isSaved={isSaved} flashKey={saveFlash} />
+          <ConnectionStatus state={connection} />
+          <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
+        </div>
+      </header>
+
+      <main className={`nb-cells mode-${mode}`}>
+        {context ? (
+          <NotebookContext.Provider value={context}>
+            {cells.length === 0 ? (
+              <div className="nb-empty">{isSynced ? 'This notebook has no cells.' : 'Loading notebook…'}</div>
+            ) : (
+              // remounted whole when many cells arrive at once (see useCells)
+              <div className="cell-list" key={generation}>
+              {cells.map((cell) => {
+                const id = idOf(cell);
+                // two people moving the same cell at once can leave a duplicate id for a moment
+                let key = id;
+                for (let n = 1; seen.has(key); n++) key = `${id}#${n}`;
+                seen.add(key);
+                const isActive = id === activeId;
+                return (
+                  <CellView
+                    key={key}
+                    cell={cell}
+                    isActive={isActive}
+                    isEditing={isActive && mode === 'edit'}
+                    isMarkdownOpen={isActive && markdownOpenId === id}
+                    peers={peersByCell.get(id)}
+                  />
+                );
+              })}
+              </div>
+            )}
+            <div className="add-cells">
+              <button type="button" className="btn btn-ghost" data-testid="add-code-cell" onClick={() => actions.insert(cells.length ? idOf(cells[cells.length - 1]) : null, 'below', 'code', { edit: true })}>
+                <Icon name="plus" /> Code
+              </button>
+              <button type="button" className="btn btn-ghost" data-testid="add-markdown-cell" onClick={() => actions.insert(cells.length ? idOf(cells[cells.length - 1]) : null, 'below', 'markdown', { edit: true })}>
+                <Icon name="plus" /> Markdown
+              </button>
+            </div>
+            <p className="nb-hint">
+              <kbd>Shift</kbd>+<kbd>Enter</kbd> run · <kbd>Esc</kbd> command mode · <kbd>A</kbd>/<kbd>B</kbd> insert ·{' '}
+              <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>Z</kbd> undo
+            </p>
+          </NotebookContext.Provider>
+        ) : (
+          <div className="nb-empty">Connecting…</div>
+        )}
+      </main>
+
+      {needsName ? (
+        <NameDialog
+          initialName={user?.name ?? ''}
+          onCancel={user ? () => setIsNaming(false) : undefined}
+          onSubmit={(name) => {
+            setUser(saveUser(name));
+            setIsNaming(false);
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}

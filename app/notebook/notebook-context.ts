@@ -1,0 +1,61 @@
+import { createContext, useContext } from 'react';
+import type * as Y from 'yjs';
+import type { Awareness } from 'y-protocols/awareness';
+import type { CellType } from '../../common/notebook/types';
+
+export type Mode = 'command' | 'edit';
+
+/** Where the caret should land when a cell's editor next mounts or focuses. */
+export type CaretTarget = number | 'start' | 'end';
+
+export interface FocusRequest {
+  cellId: string;
+  caret: CaretTarget;
+}
+
+/** Every operation the cells and the keyboard can ask of the notebook; stable for its lifetime. */
+export interface NotebookActions {
+  select(cellId: string, opts?: { scroll?: boolean }): void;
+  /** selects the cell and puts the caret in its editor (renders markdown as source) */
+  edit(cellId: string, caret?: CaretTarget): void;
+  /** leaves edit mode; the cell stays selected */
+  command(): void;
+  /** reports that an editor got or lost keyboard focus by itself (a click into Monaco) */
+  editorFocused(cellId: string, isFocused: boolean): void;
+  insert(cellId: string | null, where: 'above' | 'below', type?: CellType, opts?: { edit?: boolean }): void;
+  remove(cellId: string): void;
+  move(cellId: string, delta: -1 | 1): void;
+  setType(cellId: string, type: CellType): void;
+  split(cellId: string, offset: number): void;
+  mergeBelow(cellId: string): void;
+  /** Ctrl+Enter: run code or render markdown, stay */
+  run(cellId: string, source: string): void;
+  /** Shift+Enter: run and select the next cell, adding one at the end */
+  runAndAdvance(cellId: string, source: string): void;
+  /** Alt+Enter: run and insert a cell below */
+  runAndInsert(cellId: string, source: string): void;
+  /** moves the selection, entering the neighbour's editor at its near end when `edit` */
+  selectAdjacent(delta: -1 | 1, opts?: { edit?: boolean }): void;
+  undo(): void;
+  redo(): void;
+  save(): void;
+  /** consumes a pending caret request for this cell, if any */
+  takeFocusRequest(cellId: string): FocusRequest | null;
+  isActive(cellId: string): boolean;
+  mode(): Mode;
+}
+
+export interface NotebookContextValue {
+  doc: Y.Doc;
+  awareness: Awareness;
+  undoManager: Y.UndoManager;
+  actions: NotebookActions;
+}
+
+export const NotebookContext = createContext<NotebookContextValue | null>(null);
+
+export function useNotebook(): NotebookContextValue {
+  const value = useContext(NotebookContext);
+  if (!value) throw new Error('useNotebook() outside a <NotebookContext.Provider>');
+  return value;
+}
