@@ -14,7 +14,8 @@ export type KernelErrorCode =
 export class KernelError extends Error {
   readonly code: KernelErrorCode;
   constructor(code: KernelErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // messages reach documents and browsers: never let a gateway token ride along in a URL
+    super(redactSecrets(message), options);
     this.name = 'KernelError';
     this.code = code;
   }
@@ -22,4 +23,9 @@ export class KernelError extends Error {
 
 export function isKernelError(err: unknown): err is KernelError {
   return err instanceof KernelError;
+}
+
+/** Removes `token=...` query values and `token ...` authorization headers from a text. */
+export function redactSecrets(text: string): string {
+  return text.replace(/(token=)[^&\s"'<>]+/gi, '$1[redacted]').replace(/(authorization:?\s*(token|bearer)\s+)\S+/gi, '$1[redacted]');
 }

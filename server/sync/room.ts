@@ -15,6 +15,8 @@ export const MESSAGE_QUERY_AWARENESS = 3;
 
 /** Compact the update log into a snapshot after this many updates. */
 export const COMPACT_AFTER_UPDATES = 500;
+/** Largest awareness update accepted (a name, a colour, a cursor: far below this). */
+export const MAX_AWARENESS_BYTES = 64 * 1024;
 /** Retry a failed store this often; the document stays in memory meanwhile. */
 export const STORE_RETRY_MS = 2000;
 
@@ -305,6 +307,7 @@ export class DocRoom {
 
 /** Every entry of an awareness update must carry a JSON object (or null) so other clients can read it. */
 function checkAwarenessUpdate(update: Uint8Array) {
+  if (update.length > MAX_AWARENESS_BYTES) throw new MalformedMessageError(`awareness update of ${update.length} bytes is over ${MAX_AWARENESS_BYTES}`);
   const decoder = decoding.createDecoder(update);
   const len = decoding.readVarUint(decoder);
   for (let i = 0; i < len; i++) {

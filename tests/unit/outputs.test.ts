@@ -115,3 +115,12 @@ describe('OutputWriter', () => {
     expect(findCell(doc, id)).toBeUndefined();
   });
 });
+
+import { KernelError, redactSecrets } from '../../server/kernel/errors';
+describe('secrets in kernel errors', () => {
+  it('a gateway token in a URL or header never survives into the message', () => {
+    const e = new KernelError('GATEWAY_ERROR', 'failed ws://127.0.0.1:8888/api/kernels/x/channels?session_id=1&token=abc123secret: Authorization: token abc123secret');
+    expect(e.message).not.toContain('abc123secret');
+    expect(redactSecrets('GET /api?token=s3cr3t&x=1')).toBe('GET /api?token=[redacted]&x=1');
+  });
+});
