@@ -10,6 +10,7 @@ import { createSyncServer } from '../sync/ws-server';
 import path from 'node:path';
 import { NotebookService } from '../notebook/notebooks';
 import { ExecutionService } from '../notebook/execution';
+import { resetInterruptedWork } from '../notebook/recover';
 import { KernelService } from '../kernel/kernel-service';
 import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
@@ -60,7 +61,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { env } = opts;
   const log = opts.log ?? consoleLogger;
   const storage = opts.storage ?? openSqliteStorage(env.dataDir);
-  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs });
+  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: resetInterruptedWork });
   const notebooks = new NotebookService(storage);
   const createKernels =
     opts.createKernels ??

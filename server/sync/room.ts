@@ -55,16 +55,16 @@ export class DocRoom {
     readonly id: string,
     private storage: Storage,
     private log: Log,
-    opts: { title?: string } = {},
+    opts: { title?: string; onLoad?: (doc: Y.Doc) => void } = {},
   ) {
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     // the server is a peer without a presence of its own
     this.awareness.setLocalState(null);
-    this.ready = this.load(opts.title);
+    this.ready = this.load(opts.title, opts.onLoad);
     this.awareness.on('update', this.onAwarenessUpdate);
   }
 
-  private async load(title?: string): Promise<void> {
+  private async load(title?: string, onLoad?: (doc: Y.Doc) => void): Promise<void> {
     const stored = await this.storage.loadUpdates(this.id);
     Y.transact(
       this.doc,
@@ -80,6 +80,7 @@ export class DocRoom {
     this.doc.on('update', this.onDocUpdate);
     // a brand-new notebook gets its meta and first cell through the normal (stored) update path
     initNotebook(this.doc, { title });
+    onLoad?.(this.doc);
     await this.chain;
   }
 

@@ -15,7 +15,7 @@ export class RoomManager {
   constructor(
     private storage: Storage,
     private log: Log,
-    private opts: { unloadAfterMs?: number } = {},
+    private opts: { unloadAfterMs?: number; onLoad?: (doc: import('yjs').Doc) => void } = {},
   ) {}
 
   /** The loaded room of a notebook; loads it from storage first if needed. Null for unknown ids. */
@@ -26,7 +26,7 @@ export class RoomManager {
       if (!rec) return null;
       room = this.rooms.get(id);
       if (!room) {
-        room = new DocRoom(id, this.storage, this.log, { title: rec.title });
+        room = new DocRoom(id, this.storage, this.log, { title: rec.title, onLoad: this.opts.onLoad });
         this.rooms.set(id, room);
         room.ready.catch((err) => {
           this.log('error', `could not load notebook ${id}: ${(err as Error).message}`);

@@ -119,3 +119,21 @@ describe('notebook document model', () => {
     expect(notebookToJSON(doc).cells[0].prompt).toBe('plot revenue by month');
   });
 });
+
+import { resetInterruptedWork } from '../../server/notebook/recover';
+import { findCell as find } from '../../common/notebook/model';
+describe('recovery after a restart', () => {
+  it('cells left running or generating by a crashed server go back to idle / failed with a reason', () => {
+    const doc = fresh();
+    const a = insertCell(doc, 0, { source: 'x' });
+    const b = insertCell(doc, 1, { source: 'y', prompt: 'p' });
+    find(doc, a)!.set('execution_state', { state: 'running', since: 1, by: { name: 'Ada' } });
+    find(doc, b)!.set('ai', { model: 'm', endpoint: 'e', status: 'fixing', attempt: 2, maxAttempts: 3, attempts: [], startedAt: 1, generation: 1 });
+    expect(resetInterruptedWork(doc)).toBe(2);
+    const cells = notebookToJSON(doc).cells;
+    expect(cells[0].execution_state?.state).toBe('idle');
+    expect(cells[1].ai?.status).toBe('failed');
+    expect(cells[1].ai?.detail).toContain('server restarted');
+    expect(resetInterruptedWork(doc)).toBe(0);
+  });
+});
