@@ -204,3 +204,34 @@ describe('running cells on the shared kernel', () => {
     expect(cellsOf(clients[clients.length - 1].doc).length).toBe(1);
   });
 });
+
+describe('an unreachable gateway', () => {
+  it('gives the cell a clear error, never a hung cell, and the kernel pill says unreachable', async () => {
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', KERNEL_GATEWAY_URL: 'http://127.0.0.1:9', KERNEL_GATEWAY_TOKEN: 'tok-secret-xyz' });
+    const bad = await startServer({ env, withUi: false, log: () => undefined });
+    const c = connectClient(bad.url.replace(/^http/, 'ws') + '/sync', await createNotebook(bad.url));
+    try {
+      await c.synced;
+      const cellId = insertCell(c.doc, 0, { source: '1+1' });
+      const id = c.provider.roomname;
+      let res: Response | null = null;
+      for (let i = 0; i < 50 && (!res || res.status === 404); i++) {
+        res = await fetch(`${bad.url}/api/notebooks/${id}/cells/${cellId}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        if (res.status === 404) await new Promise((r) => setTimeout(r, 50));
+      }
+      const body = (await res!.json()) as any;
+      expect(body.status).toBe('kernel-error');
+      expect(body.message).toMatch(/unreachable/i);
+      const cellJson = await waitFor(() => {
+        const j = cellToJSON(findCell(c.doc, cellId)!);
+        return j.outputs?.length && j.execution_state?.state === 'idle' ? j : null;
+      });
+      expect(text(cellJson)).toMatch(/GATEWAY_UNREACHABLE: .*unreachable/);
+      expect(JSON.stringify(c.doc.toJSON())).not.toContain('tok-secret-xyz');
+      await waitFor(() => (metaOf(c.doc).get('kernel') as any)?.status === 'unreachable', { what: 'unreachable status' });
+    } finally {
+      c.destroy();
+      await bad.close();
+    }
+  });
+});
