@@ -162,33 +162,22 @@ export function createApi(deps: ApiDeps): Router {
     }),
   );
 
-  api.post(
-    '/notebooks/:id/interrupt',
-    route(async (req, res) => {
-      parse(ByBody, req.body);
-      await requireNotebook(req.params.id);
-      try {
-        await deps.execution.interrupt(req.params.id);
-      } catch (err) {
-        throw kernelHttpError(err);
-      }
-      res.json({ ok: true });
-    }),
-  );
-
-  api.post(
-    '/notebooks/:id/restart',
-    route(async (req, res) => {
-      parse(ByBody, req.body);
-      await requireNotebook(req.params.id);
-      try {
-        await deps.execution.restart(req.params.id);
-      } catch (err) {
-        throw kernelHttpError(err);
-      }
-      res.json({ ok: true });
-    }),
-  );
+  // interrupt: stop the running cell and clear the queue; restart: a fresh kernel, outputs kept
+  for (const action of ['interrupt', 'restart'] as const) {
+    api.post(
+      `/notebooks/:id/${action}`,
+      route(async (req, res) => {
+        parse(ByBody, req.body);
+        await requireNotebook(req.params.id);
+        try {
+          await deps.execution[action](req.params.id);
+        } catch (err) {
+          throw kernelHttpError(err);
+        }
+        res.json({ ok: true });
+      }),
+    );
+  }
 
   api.post(
     '/notebooks/:id/cells/:cellId/generate',
