@@ -22,7 +22,7 @@ import type { RoomManager } from '../sync/rooms';
 import type { ExecutionService } from '../notebook/execution';
 import type { RunOutcome } from '../notebook/runner';
 import { buildContext, inspectKernel, summarizeOutputs, SYSTEM_PROMPT } from './context';
-import { GENERATION_TIMEOUT_MS, MAX_ANSWER_CHARS, MAX_ATTEMPTS, MAX_ERROR_OUTPUT_CHARS } from './limits';
+import { GENERATION_TIMEOUT_MS, MAX_ANSWER_CHARS, MAX_ATTEMPTS, MAX_ERROR_OUTPUT_CHARS, MAX_TOKENS_PER_GENERATION } from './limits';
 import {
   assistantMessageFor,
   ProviderError,
@@ -56,6 +56,8 @@ export interface AiServiceOptions {
   model: ModelConfig | null;
   log: Log;
   maxAttempts?: number;
+  /** tokens one generation may spend (default MAX_TOKENS_PER_GENERATION) */
+  maxTokens?: number;
   /** passed to every model call (tests shorten timeouts and retry delays) */
   turnOptions?: Partial<StreamTurnOptions>;
 }
@@ -235,6 +237,8 @@ export class AiService {
     let lastAnswer = '';
     /** a turn already received (the next step's call), used instead of asking again */
     let received: ModelTurn | null = null;
+    let tokens = 0;
+    const tokenBudget = this.opts.maxTokens ?? MAX_TOKENS_PER_GENERATION;
     for (;;) {
       if (signal.aborted) return this.finish(doc, cellId, 'stopped', 'Stopped.');
       this.setAi(doc, cellId, {
@@ -251,6 +255,10 @@ export class AiService {
         const message = err instanceof ProviderError ? err.message : `Model call failed: ${(err as Error).message}`;
         this.pushAttempt(doc, cellId, { generation, code: cellSource(findCell(doc, cellId)!).toString(), outcome: 'provider-error', error: message, startedAt: Date.now(), finishedAt: Date.now() });
         return this.finish(doc, cellId, 'failed', message);
+      }
+      tokens += turn.usage?.totalTokens ?? 0;
+      if (tokens > tokenBudget && turn.code) {
+        return this.finish(doc, cellId, 'failed', `Token budget spent (${tokens} of ${tokenBudget} tokens) before the code worked.`);
       }
       if (!turn.code) {
         // no code: the model answered (after a successful run), or could not write any
@@ -311,7 +319,8 @@ export class AiService {
           return this.finish(doc, cellId, 'done', `The code ran, but the model's answer failed: ${(err as Error).message}`);
         }
         answer.cancel();
-        if (!next.code || steps >= MAX_EXTRA_STEPS) {
+        tokens += next.usage?.totalTokens ?? 0;
+        if (!next.code || steps >= MAX_EXTRA_STEPS || tokens > tokenBudget) {
           return this.finish(doc, cellId, 'done', undefined, (next.prose || next.text).trim());
         }
         // another step: a new AI cell below, with the same request

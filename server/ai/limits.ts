@@ -48,3 +48,6 @@ export const PROVIDER_RETRY_MAX_DELAY_MS = 8_000;
 
 /** Model text kept in the document as the model's short answer. */
 export const MAX_ANSWER_CHARS = 2_000;
+
+/** Tokens (prompt + completion, as the endpoint reports them) one generation may spend in all its turns. */
+export const MAX_TOKENS_PER_GENERATION = 120_000;

@@ -44,6 +44,8 @@ export interface ServerOptions {
   /** the language model; default from OPENAI_* in env; null runs the app without AI */
   model?: ModelConfig | null;
   aiTurnOptions?: Partial<StreamTurnOptions>;
+  /** token budget of one generation (default MAX_TOKENS_PER_GENERATION) */
+  aiMaxTokens?: number;
 }
 
 export interface RunningServer {
@@ -76,7 +78,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const execution = new ExecutionService(rooms, createKernels, log);
   if (opts.warmKernels) execution.warmUp();
   const model = opts.model !== undefined ? opts.model : modelConfigFromEnv({ OPENAI_API_KEY: env.OPENAI_API_KEY, OPENAI_BASE_URL: env.OPENAI_BASE_URL, OPENAI_MODEL: env.OPENAI_MODEL });
-  const ai = new AiService({ rooms, execution, model, log, turnOptions: opts.aiTurnOptions });
+  const ai = new AiService({ rooms, execution, model, log, turnOptions: opts.aiTurnOptions, maxTokens: opts.aiMaxTokens });
   const currentSource = async (notebookId: string, cellId: string) => {
     const room = await rooms.get(notebookId);
     const cell = room && findCell(room.doc, cellId);

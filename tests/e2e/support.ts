@@ -35,7 +35,11 @@ export interface Person {
 /** A browser context for one person whose display name is already chosen. */
 export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<Person> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 860 } });
-  await context.addInitScript((n) => window.localStorage.setItem('notebook.user', JSON.stringify({ name: n })), name);
+  await context.addInitScript((n) => {
+    // init scripts run in every frame, sandboxed output frames too, which have no storage
+    if (window !== window.top) return;
+    window.localStorage.setItem('notebook.user', JSON.stringify({ name: n }));
+  }, name);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
@@ -45,8 +49,10 @@ export async function openAs(browser: Browser, name: string, opts: { viewport?: 
   return { name, context, page, errors };
 }
 
-export async function createNotebook(title?: string): Promise<string> {
-  const res = await fetch(`${baseURL()}/api/notebooks`, {
+export { startAppServer, type AppServer } from './server-process';
+
+export async function createNotebook(title?: string, base = baseURL()): Promise<string> {
+  const res = await fetch(`${base}/api/notebooks`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(title ? { title } : {}),
@@ -56,8 +62,8 @@ export async function createNotebook(title?: string): Promise<string> {
 }
 
 /** Opens a notebook and waits until it is connected and shows its cells. */
-export async function openNotebook(person: Person, id: string): Promise<void> {
-  await person.page.goto(`${baseURL()}/n/${id}`);
+export async function openNotebook(person: Person, id: string, base = baseURL()): Promise<void> {
+  await person.page.goto(`${base}/n/${id}`);
   await person.page.locator('[data-testid=connection-status][data-state=connected]').waitFor();
   await person.page.locator('[data-testid=cell]').first().waitFor();
 }

@@ -226,6 +226,38 @@ describe('AI cells', () => {
     expect(info.promptAtStart).toBe('print two');
   });
 
+  it('a generation stops when its token budget is spent', async () => {
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+    const small = await startServer({
+      env,
+      withUi: false,
+      log: () => undefined,
+      model: { apiKey: 'k', baseURL: fake.url, model: 'fake-coder', endpointName: 'fake' },
+      aiMaxTokens: 40,
+      createKernels: () => server.execution.kernels,
+    });
+    const c = connectClient(small.url.replace(/^http/, 'ws') + '/sync', await createNotebook(small.url));
+    try {
+      await c.synced;
+      const cellId = insertCell(c.doc, 0, {});
+      await new Promise((r) => setTimeout(r, 200));
+      // each reply reports 10 prompt tokens plus its length: the second turn already goes past 40
+      fake.script([1, 2, 3].map(() => ({ toolCall: { name: 'run_python', arguments: { code: 'raise ValueError("nope " + "x" * 40)' } } })));
+      const res = await fetch(`${small.url}/api/notebooks/${c.provider.roomname}/cells/${cellId}/generate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'fail', wait: true }),
+      });
+      const body = (await res.json()) as any;
+      expect(body.ai.status).toBe('failed');
+      expect(body.ai.detail).toMatch(/Token budget spent \(\d+ of 40 tokens\)/);
+      expect(fake.requests).toHaveLength(2);
+    } finally {
+      c.destroy();
+      await small.close();
+    }
+  });
+
   it('without a model the generate route says how to configure one', async () => {
     const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
     const bare = await startServer({ env, withUi: false, log: () => undefined, model: null });

@@ -271,9 +271,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
 
     let finishReason: string = 'finishReason' in reply && reply.finishReason ? reply.finishReason : 'stop';
+    let argsLength = 0;
     if ('toolCall' in reply) {
       const call = reply.toolCall;
       const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
+      argsLength = args.length;
       await pause(reply.delayMs);
       await write(
         chunk({
@@ -292,7 +294,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     await write(chunk({}, finishReason));
     if (wantsUsage) {
-      const completionTokens = Math.ceil(text.length / 4) + 1;
+      // roughly 4 characters a token, as OpenAI's tokenizers average on English and code
+      const completionTokens = Math.ceil((text.length + argsLength) / 4) + 1;
       await write(
         `data: ${JSON.stringify({
           id,

@@ -1,0 +1,206 @@
+// AI cells in the browser: a prompt typed by one person, the model's code streaming into the cell
+// for the other, the plot, the answer and the history; and the app without a model.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import {
+  baseURL,
+  cellById,
+  cellIds,
+  createNotebook,
+  editorText,
+  eventually,
+  expectNoErrors,
+  launchBrowser,
+  openAs,
+  openNotebook,
+  startAppServer,
+  type AppServer,
+  type Person,
+} from './support';
+
+const KERNEL_MS = 60_000;
+
+const PLOT_CODE = [
+  'import matplotlib.pyplot as plt',
+  '# squares of the first ten numbers',
+  'xs = list(range(10))',
+  'ys = [x * x for x in xs]',
+  'fig, ax = plt.subplots(figsize=(5, 3))',
+  'ax.plot(xs, ys, marker="o", color="tab:blue")',
+  'ax.set_title("Squares")',
+  'ax.set_xlabel("x")',
+  'ax.set_ylabel("x squared")',
+  'plt.show()',
+].join('\n');
+const ANSWER = 'The plot shows the squares of 0 to 9, rising to **81**.';
+
+let browser: Browser;
+let fake: FakeOpenAI;
+let server: AppServer;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI({ model: 'fake-coder' });
+  server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test', OPENAI_MODEL: 'fake-coder' } });
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await fake?.close();
+});
+
+/** What a page shows of a cell's code and AI status, in one look. */
+async function look(page: Page, id: string): Promise<{ source: string; status: string | null }> {
+  return cellById(page, id).evaluate((el) => ({
+    source: (el.querySelector('[data-testid=cell-source]')?.textContent ?? '').replace(/\u00a0/g, ' '),
+    status: el.querySelector('[data-testid=ai-status]')?.getAttribute('data-status') ?? null,
+  }));
+}
+
+describe('an AI cell with a model configured', () => {
+  let ada: Person;
+  let grace: Person;
+
+  it('streams the code to everyone, runs it, answers, and keeps the history', async () => {
+    const id = await createNotebook('AI analysis', server.url);
+    ada = await openAs(browser, 'Ada Lovelace');
+    grace = await openAs(browser, 'Grace Hopper');
+    await openNotebook(ada, id, server.url);
+    await openNotebook(grace, id, server.url);
+    await expect.poll(() => ada.page.getByTestId('model-info').textContent()).toContain('fake-coder');
+
+    fake.script([
+      { content: 'Here is the plot:\n```python\n' + PLOT_CODE + '\n```\n', chunkSize: 8, delayMs: 30 },
+      { content: ANSWER },
+    ]);
+    // I in command mode: an AI cell below the selected one, its prompt focused
+    const before = await cellIds(ada.page);
+    await ada.page.keyboard.press('Escape');
+    await ada.page.keyboard.press('i');
+    await eventually(async () => expect((await cellIds(ada.page)).length).toBe(before.length + 1));
+    const aiId = (await cellIds(ada.page))[1];
+    const prompt = cellById(ada.page, aiId).getByTestId('ai-prompt');
+    await expect.poll(() => prompt.evaluate((el) => el === document.activeElement)).toBe(true);
+    await ada.page.keyboard.type('plot the squares of 0 to 9');
+    // the prompt is shared
+    await expect.poll(() => cellById(grace.page, aiId).getByTestId('ai-prompt').inputValue()).toBe('plot the squares of 0 to 9');
+    await ada.page.keyboard.press('Enter');
+
+    // Grace watches: the code grows while the model writes it, and the editor says who asked
+    const partials: string[] = [];
+    let sawWriting = false;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { source, status } = await look(grace.page, aiId);
+      if (status === 'generating' && source.length > 0 && source.length < PLOT_CODE.length) partials.push(source);
+      if (!sawWriting && status === 'generating') {
+        sawWriting = (await cellById(grace.page, aiId).getByTestId('ai-writing').count()) > 0;
+        if (sawWriting) await grace.page.screenshot({ path: '/tmp/e2e-ai-writing.png' });
+      }
+      if (status && status !== 'generating') break;
+      if (Date.now() > deadline) throw new Error(`generation did not end; last status ${status}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(partials.length, 'partial code seen while generating').toBeGreaterThan(1);
+    expect(new Set(partials).size).toBeGreaterThan(1);
+    for (const p of partials) expect(PLOT_CODE.startsWith(p.trimEnd())).toBe(true);
+    expect(sawWriting).toBe(true);
+    await expect.poll(() => cellById(grace.page, aiId).getByTestId('ai-writing').count()).toBe(0);
+
+    for (const p of [ada, grace]) {
+      const cell = cellById(p.page, aiId);
+      const img = cell.locator('[data-testid=output-image]');
+      await img.waitFor({ timeout: KERNEL_MS });
+      await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+      await expect.poll(() => cell.getByTestId('ai-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('done');
+      expect(await cell.getByTestId('ai-status').textContent()).toContain('done');
+      await expect.poll(() => cell.getByTestId('ai-answer').textContent()).toContain('The plot shows the squares of 0 to 9');
+      expect(await cell.locator('[data-testid=ai-answer] strong').textContent()).toBe('81');
+      expect(await cell.getByTestId('ai-generate').textContent()).toBe('Regenerate');
+    }
+    // Grace sees static code; Ada, whose cell it is, the live editor
+    expect((await look(grace.page, aiId)).source).toBe(PLOT_CODE);
+    await eventually(async () => expect(await editorText(ada.page, aiId)).toBe(PLOT_CODE));
+
+    // the history: one attempt, its code, and what the model was sent
+    const history = cellById(grace.page, aiId).getByTestId('ai-history');
+    expect(await history.locator('summary').textContent()).toBe('History (1 attempt)');
+    await history.locator('summary').click();
+    const attempt = history.getByTestId('ai-attempt');
+    expect(await attempt.count()).toBe(1);
+    expect(await attempt.getAttribute('data-outcome')).toBe('ok');
+    expect(await attempt.locator('.ai-attempt-code').textContent()).toBe(PLOT_CODE);
+    const context = cellById(grace.page, aiId).getByTestId('ai-context');
+    await context.locator('summary').click();
+    expect(await context.locator('pre').textContent()).toContain('plot the squares of 0 to 9');
+    await grace.page.screenshot({ path: '/tmp/e2e-ai-done.png', fullPage: true });
+    expect(fake.requests.length).toBe(2);
+  });
+
+  it('Stop stops a generation for everyone', async () => {
+    const ids = await cellIds(ada.page);
+    const aiId = ids[1];
+    const long = Array.from({ length: 60 }, (_, i) => `x${i} = ${i}`).join('\n');
+    fake.script([{ content: '```python\n' + long + '\n```', chunkSize: 4, delayMs: 40 }]);
+    await cellById(grace.page, aiId).getByTestId('ai-generate').click();
+    await expect.poll(() => cellById(ada.page, aiId).getByTestId('ai-status').getAttribute('data-status')).toBe('generating');
+    await cellById(ada.page, aiId).getByTestId('ai-stop').click();
+    for (const p of [ada, grace]) {
+      await expect.poll(() => cellById(p.page, aiId).getByTestId('ai-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('stopped');
+    }
+    // stopped while the model was writing: no code ran, so no new attempt; the cell is free again
+    expect(await cellById(grace.page, aiId).getByTestId('ai-status').textContent()).toContain('■ stopped');
+    expect(await cellById(grace.page, aiId).getByTestId('ai-history').locator('summary').textContent()).toBe('History (1 attempt)');
+    expect(await cellById(grace.page, aiId).getByTestId('ai-writing').count()).toBe(0);
+    expect(await cellById(grace.page, aiId).getByTestId('ai-generate').isDisabled()).toBe(false);
+  });
+
+  it('logged no errors in either browser', async () => {
+    await expectNoErrors(ada, grace);
+  });
+});
+
+describe('without a model', () => {
+  it('disables the AI controls and says how to configure one; the rest works', async () => {
+    // the shared server starts with no OPENAI_* settings, whatever this environment holds
+    const res = await fetch(`${baseURL()}/api/notebooks/x/cells/y/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(404); // no such notebook; the real check follows
+    const id = await createNotebook('No model');
+    const lin = await openAs(browser, 'Linus');
+    await openNotebook(lin, id);
+    const page = lin.page;
+    expect(await page.getByTestId('new-ai-cell').isDisabled()).toBe(true);
+    expect(await page.getByTestId('new-ai-cell').getAttribute('title')).toContain('OPENAI_API_KEY');
+    expect(await page.getByTestId('model-info').textContent()).toBe('no model');
+    // the key still makes an AI cell (an imported notebook has them too): its Generate is disabled
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('i');
+    await page.getByTestId('ai-prompt').waitFor();
+    await expect.poll(() => page.getByTestId('toast').textContent()).toContain('No language model configured');
+    expect(await page.getByTestId('ai-generate').isDisabled()).toBe(true);
+    expect(await page.getByTestId('ai-not-configured').textContent()).toContain('OPENAI_API_KEY');
+    await page.getByTestId('ai-prompt').fill('plot something');
+    await page.getByTestId('ai-prompt').press('Enter');
+    await expect.poll(() => page.getByTestId('ai-error').textContent()).toContain('No language model configured');
+    // and the server says so too
+    const [first, aiCell] = await cellIds(page);
+    const gen = await fetch(`${baseURL()}/api/notebooks/${id}/cells/${aiCell}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'x' }),
+    });
+    expect(gen.status).toBe(503);
+    expect(((await gen.json()) as { error: { code: string } }).error.code).toBe('NOT_CONFIGURED');
+    await page.getByTestId('toast-dismiss').click();
+    expect(await page.getByTestId('toast').count()).toBe(0);
+    // running code is unaffected
+    await cellById(page, first).locator('[data-testid=cell-source]').click();
+    await page.keyboard.type('print(6 * 7)');
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(() => cellById(page, first).locator('[data-testid=output]').first().textContent(), { timeout: KERNEL_MS }).toBe('42\n');
+    await page.screenshot({ path: '/tmp/e2e-ai-nomodel.png' });
+    await expectNoErrors(lin);
+  });
+});
