@@ -7,6 +7,8 @@ import * as encoding from 'lib0/encoding';
 import { cellsOf, cellSource, createCellMap, getTitle, notebookToJSON, setTitle } from '../../common/notebook/model';
 import { CloseCode, MAX_MESSAGE_BYTES } from '../../server/sync/close-codes';
 import { createNotebook, startTestServer, tempDir, type TestServer } from '../support/server';
+import { openSqliteStorage } from '../../server/storage/sqlite';
+import type { Storage } from '../../server/storage/types';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 
 const cleanups: Array<() => unknown> = [];
@@ -200,6 +202,36 @@ describe('sync server', () => {
     const b = client(s, id);
     await b.synced;
     expect(notebookToJSON(b.doc).cells[0].source).toBe('still here');
+  });
+});
+
+describe('storage failures', () => {
+  it('a failing store keeps edits in memory, says so loudly, and stores them once storage is back', async () => {
+    const dataDir = tempDir();
+    const real = openSqliteStorage(dataDir);
+    let failing = false;
+    const flaky: Storage = Object.assign(Object.create(real) as Storage, {
+      appendUpdate: (id: string, u: Uint8Array) => (failing ? Promise.reject(new Error('disk full')) : real.appendUpdate(id, u)),
+    });
+    const s = await server({ dataDir, storage: flaky });
+    const id = await createNotebook(s.url);
+    const a = client(s, id);
+    const b = client(s, id);
+    await Promise.all([a.synced, b.synced]);
+    failing = true;
+    cellSource(cellsOf(a.doc).get(0)).insert(0, 'precious');
+    await waitFor(() => s.logs.some((l) => l.includes('STORAGE FAILED')), { what: 'a loud log line' });
+    await new Promise((r) => setTimeout(r, 200));
+    // not stored, so not broadcast: b has not seen it, and the server still holds it
+    expect(notebookToJSON(b.doc).cells[0].source).toBe('');
+    expect(notebookToJSON(s.rooms.loaded(id)!.doc).cells[0].source).toBe('precious');
+    expect(s.rooms.loaded(id)!.hasUnsaved).toBe(true);
+    failing = false;
+    await waitFor(() => notebookToJSON(b.doc).cells[0].source === 'precious', { what: 'the retried store and broadcast', timeoutMs: 10_000 });
+    const stored = await real.loadUpdates(id);
+    const check = new Y.Doc();
+    for (const u of stored.updates) Y.applyUpdate(check, u);
+    expect(notebookToJSON(check).cells[0].source).toBe('precious');
   });
 });
 
