@@ -1,51 +1,16 @@
 // Outputs of a code cell, its execution count and its run state, read straight from the cell map
-// (the server's kernel service writes them). Plain rendering for now: text, images, errors.
+// (the server's kernel service writes them). Rendering is OutputArea's (outputs/output-area.tsx).
 import { memo, useEffect, useState } from 'react';
 import type * as Y from 'yjs';
 import { cellOutputs, outputsToJSON, type YCell, type YOutput } from '../../common/notebook/model';
 import type { ExecutionState, Output } from '../../common/notebook/types';
 import { useYMapValue } from '~/notebook/use-cells';
-
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
-
-function joinText(value: unknown): string {
-  if (Array.isArray(value)) return value.join('');
-  return typeof value === 'string' ? value : value == null ? '' : JSON.stringify(value, null, 2);
-}
-
-function MimeOutput({ data }: { data: Record<string, unknown> }) {
-  const png = data['image/png'];
-  if (typeof png === 'string' || Array.isArray(png)) {
-    const src = `data:image/png;base64,${joinText(png).replace(/\s/g, '')}`;
-    return <img className="output-image" src={src} alt={joinText(data['text/plain']) || 'image output'} />;
-  }
-  if ('text/plain' in data) return <pre className="output-text">{joinText(data['text/plain'])}</pre>;
-  const kinds = Object.keys(data);
-  return <div className="output-note">Output of type {kinds.join(', ') || 'unknown'} cannot be shown yet.</div>;
-}
-
-function OutputItem({ output }: { output: Output }) {
-  switch (output.output_type) {
-    case 'stream':
-      return <pre className={`output-text output-stream-${output.name}`}>{joinText(output.text)}</pre>;
-    case 'display_data':
-    case 'execute_result':
-      return <MimeOutput data={output.data ?? {}} />;
-    case 'error':
-      return (
-        <pre className="output-text output-error">
-          {(output.traceback?.length ? output.traceback.join('\n') : `${output.ename}: ${output.evalue}`).replace(ANSI, '')}
-        </pre>
-      );
-    default:
-      return null;
-  }
-}
+import { OutputArea } from './outputs/output-area';
 
 /**
  * The cell's outputs as plain nbformat objects. Streams are Y.Maps whose text grows a chunk at a
- * time, so this observes deeply and re-renders at most once per frame.
+ * time, so this observes deeply and re-renders at most once per frame; OutputView skips outputs
+ * that did not change, so a growing stream re-renders one <pre>, not the whole area.
  */
 function useOutputs(array: Y.Array<YOutput> | undefined): Output[] {
   const [outputs, setOutputs] = useState<Output[]>(() => outputsToJSON(array));
@@ -74,36 +39,43 @@ export const CellOutputs = memo(function CellOutputs({ cell }: { cell: YCell }) 
   if (outputs.length === 0) return null;
   return (
     <div className="cell-outputs" data-testid="cell-outputs">
-      {outputs.map((output, i) => (
-        <div className="output" key={i} data-output-type={output.output_type}>
-          {output.output_type === 'execute_result' && output.execution_count != null ? (
-            <span className="output-prompt">Out[{output.execution_count}]:</span>
-          ) : null}
-          <OutputItem output={output} />
-        </div>
-      ))}
+      <OutputArea outputs={outputs} />
     </div>
   );
 });
 
-/** `[n]:` in the gutter; `[*]:` while queued or running, as in Jupyter. */
+/** `[n]:` in the gutter; `[*]:` while running and `[ ]:` while queued. */
 export const ExecutionCount = memo(function ExecutionCount({ cell }: { cell: YCell }) {
   const count = useYMapValue<number | null>(cell, 'execution_count');
   const state = useYMapValue<ExecutionState>(cell, 'execution_state');
-  const isBusy = state?.state === 'queued' || state?.state === 'running';
-  const label = isBusy ? '*' : count ?? ' ';
+  const label = state?.state === 'running' ? '*' : state?.state === 'queued' ? ' ' : count ?? ' ';
   return (
-    <span className="exec-count" data-testid="execution-count">
+    <span className="exec-count" data-testid="execution-count" data-state={state?.state ?? 'idle'}>
       [{label}]:
     </span>
   );
 });
 
-/** "queued" / "running · Ada" badge while the kernel works on this cell. */
+/** Seconds since `since`, ticking once a second while mounted. */
+function useElapsed(since: number | undefined, isTicking: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!isTicking) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [isTicking, since]);
+  return since ? Math.max(0, Math.floor((now - since) / 1000)) : 0;
+}
+
+/** "queued by Ada" / "running (Ada) 3s", for everyone, while the kernel works on this cell. */
 export const ExecutionBadge = memo(function ExecutionBadge({ cell }: { cell: YCell }) {
   const state = useYMapValue<ExecutionState>(cell, 'execution_state');
+  const isRunning = state?.state === 'running';
+  const seconds = useElapsed(state?.since, isRunning);
   if (!state || state.state === 'idle') return null;
   const by = state.by?.name;
+  const text = isRunning ? `running${by ? ` (${by})` : ''} ${seconds}s` : `queued${by ? ` by ${by}` : ''}`;
   return (
     <span
       className={`exec-badge exec-${state.state}`}
@@ -113,8 +85,7 @@ export const ExecutionBadge = memo(function ExecutionBadge({ cell }: { cell: YCe
       title={by ? `${state.state} · asked by ${by}` : state.state}
     >
       <span className="exec-dot" aria-hidden />
-      {state.state}
-      {by ? <span className="exec-by"> · {by}</span> : null}
+      {text}
     </span>
   );
 });

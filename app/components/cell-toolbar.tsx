@@ -27,7 +27,7 @@ export function CellToolbar({ cellId, cellType, onRun }: { cellId: string; cellT
   const { actions } = useNotebook();
   return (
     <div className="cell-toolbar" data-testid="cell-toolbar" onMouseDown={(e) => e.stopPropagation()}>
-      <ToolButton icon="play" label={cellType === 'markdown' ? 'Render (Shift+Enter)' : 'Run (Shift+Enter)'} onClick={onRun} testId="run-cell" />
+      <ToolButton icon="play" label={cellType === 'markdown' ? 'Render (Shift+Enter)' : 'Run (Shift+Enter)'} onClick={onRun} testId={cellType === 'code' ? 'toolbar-run' : 'run-cell'} />
       <select
         className="type-select"
         aria-label="Cell type"

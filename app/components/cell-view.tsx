@@ -1,6 +1,8 @@
 import { memo, type CSSProperties } from 'react';
 import { cellId as idOf, cellSource, cellType as typeOf, type YCell } from '../../common/notebook/model';
-import type { CellType } from '../../common/notebook/types';
+import type { AiInfo, CellType } from '../../common/notebook/types';
+import type * as Y from 'yjs';
+import { AiAnswer, AiHistory, AiPrompt, AiWritingNotice, isWritingStatus } from './ai-cell';
 import { initials } from '~/notebook/identity';
 import { useNotebook } from '~/notebook/notebook-context';
 import { useYMapValue } from '~/notebook/use-cells';
@@ -10,6 +12,7 @@ import { CellToolbar } from './cell-toolbar';
 import { CodeEditor } from './code-editor';
 import { MarkdownView } from './markdown-view';
 import { StaticSource } from './static-source';
+import { Icon } from './ui/icons';
 
 interface CellViewProps {
   cell: YCell;
@@ -29,15 +32,19 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
   const text = cellSource(cell);
   const showEditor = isActive && (type !== 'markdown' || isMarkdownOpen);
   const peerColor = peers?.[0]?.user.color;
+  const prompt = useYMapValue<Y.Text>(cell, 'prompt');
+  const ai = useYMapValue<AiInfo>(cell, 'ai');
+  const isAiCell = type === 'code' && Boolean(prompt);
+  const isAiWriting = isAiCell && isWritingStatus(ai?.status);
 
   let input;
-  if (showEditor) input = <CodeEditor cellId={id} cellType={type} text={text} isFocused={isEditing} />;
+  if (showEditor) input = <CodeEditor cellId={id} cellType={type} text={text} isFocused={isEditing} isReadOnly={isAiWriting} />;
   else if (type === 'markdown') input = <MarkdownView cellId={id} text={text} />;
   else input = <StaticSource cellId={id} cellType={type} text={text} />;
 
   return (
     <div
-      className={`cell cell-${type}${isActive ? ' is-active' : ''}${isEditing ? ' is-editing' : ''}${peers?.length ? ' has-peers' : ''}`}
+      className={`cell cell-${type}${prompt ? ' cell-ai' : ''}${isActive ? ' is-active' : ''}${isEditing ? ' is-editing' : ''}${peers?.length ? ' has-peers' : ''}`}
       data-testid="cell"
       data-cell-id={id}
       data-cell-type={type}
@@ -47,6 +54,23 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
       }}
     >
       <div className="cell-gutter">
+        {type === 'code' ? (
+          <button
+            type="button"
+            className="gutter-run"
+            data-testid="run-cell"
+            title="Run this cell (Shift+Enter)"
+            aria-label="Run cell"
+            // keep the editor's focus and caret
+            onMouseDown={(e) => e.preventDefault()}
+            onClick={(e) => {
+              e.stopPropagation();
+              actions.run(id, text.toString());
+            }}
+          >
+            <Icon name="play" />
+          </button>
+        ) : null}
         {type === 'code' ? <ExecutionCount cell={cell} /> : null}
       </div>
       <div className="cell-main">
@@ -67,8 +91,12 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
           />
         ) : null}
         {type === 'code' ? <ExecutionBadge cell={cell} /> : null}
-        <div className="cell-input">{input}</div>
+        {isAiCell && prompt ? <AiPrompt cell={cell} cellId={id} prompt={prompt} /> : null}
+        {isAiWriting && ai ? <AiWritingNotice ai={ai} /> : null}
+        <div className={`cell-input${isAiWriting ? ' is-ai-writing' : ''}`}>{input}</div>
         {type === 'code' ? <CellOutputs cell={cell} /> : null}
+        {isAiCell ? <AiAnswer cell={cell} /> : null}
+        {isAiCell ? <AiHistory cell={cell} /> : null}
       </div>
     </div>
   );

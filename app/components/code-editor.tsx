@@ -39,13 +39,17 @@ interface CodeEditorProps {
   text: Y.Text;
   /** the editor should hold keyboard focus (edit mode) */
   isFocused: boolean;
+  /** nobody may type here now (the model is writing this cell) */
+  isReadOnly?: boolean;
 }
 
-export function CodeEditor({ cellId, cellType, text, isFocused }: CodeEditorProps) {
+export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = false }: CodeEditorProps) {
   const { awareness, undoManager, actions } = useNotebook();
   const containerRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<Editor | null>(null);
   const [isReady, setIsReady] = useState(false);
+  const readOnlyRef = useRef(isReadOnly);
+  readOnlyRef.current = isReadOnly;
   // Walking through cells with J/K should not build and tear down an editor per keypress: a cell
   // selected in command mode gets its editor once the selection rests; in edit mode, at once.
   const [isArmed, setIsArmed] = useState(isFocused);
@@ -102,6 +106,8 @@ export function CodeEditor({ cellId, cellType, text, isFocused }: CodeEditorProp
         occurrencesHighlight: 'off',
         contextmenu: true,
         ariaLabel: `${cellType} cell`,
+        readOnly: readOnlyRef.current,
+        readOnlyMessage: { value: 'The AI is writing this cell; it is editable again when it finishes.' },
       });
       editorRef.current = editor;
       // y-monaco writes to the Y.Text with the binding as the transaction origin: tracking it makes
@@ -186,6 +192,10 @@ export function CodeEditor({ cellId, cellType, text, isFocused }: CodeEditorProp
     // one editor per (cell, type); the Y.Text of a cell never changes identity
   }, [isArmed, cellId, cellType, text, awareness, undoManager, actions]);
 
+  useEffect(() => {
+    editorRef.current?.updateOptions({ readOnly: isReadOnly });
+  }, [isReady, isReadOnly]);
+
   // focus follows the notebook's mode, and pending caret requests (a click on static text) land here
   useEffect(() => {
     const editor = editorRef.current;
@@ -199,7 +209,7 @@ export function CodeEditor({ cellId, cellType, text, isFocused }: CodeEditorProp
   }, [isReady, isFocused, cellId, actions]);
 
   return (
-    <div className="code-editor" data-testid="code-editor">
+    <div className="code-editor" data-testid="code-editor" data-readonly={isReadOnly ? 'true' : undefined}>
       <div
         ref={containerRef}
         className="monaco-host"

@@ -1,6 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
 import type * as Y from 'yjs';
-import { MAX_TITLE_LENGTH, setTitle } from '../../common/notebook/model';
+import { MAX_TITLE_LENGTH, metaOf, setTitle } from '../../common/notebook/model';
+import type { KernelState, KernelStatus } from '../../common/notebook/types';
+import type { ModelInfo } from '../../common/app-context';
+import { NOT_CONFIGURED_HINT } from '~/notebook/api-client';
+import { useYMapValue } from '~/notebook/use-cells';
 import { initials } from '~/notebook/identity';
 import { CONNECTION_LABELS, type ConnectionState } from '~/notebook/use-notebook-doc';
 import type { Peer } from '~/notebook/use-presence';
@@ -131,6 +135,82 @@ export function NameDialog({ initialName, onSubmit, onCancel }: { initialName: s
           </button>
         </div>
       </form>
+    </div>
+  );
+}
+
+const KERNEL_LABELS: Record<KernelStatus, string> = {
+  starting: 'starting',
+  idle: 'idle',
+  busy: 'busy',
+  restarting: 'restarting',
+  dead: 'dead',
+  unreachable: 'unreachable',
+  'not-started': 'not started',
+};
+
+/** The shared kernel's status (from meta `kernel`), interrupt and restart. */
+export function KernelControls({ doc, onInterrupt, onRestart }: { doc: Y.Doc | null; onInterrupt: () => void; onRestart: (confirmed: boolean) => void }) {
+  const kernel = useYMapValue<KernelState>(doc ? metaOf(doc) : null, 'kernel');
+  const status: KernelStatus = kernel?.status ?? 'not-started';
+  const isBroken = status === 'dead' || status === 'unreachable';
+  const tooltip = `Python kernel: ${KERNEL_LABELS[status]}${kernel?.detail ? ` · ${kernel.detail}` : ''}`;
+  return (
+    <div className="kernel-controls">
+      <span className={`kernel-pill kernel-${status}`} data-testid="kernel-status" data-status={status} title={tooltip} role="status">
+        <span className="kernel-dot" aria-hidden />
+        kernel {KERNEL_LABELS[status]}
+      </span>
+      {isBroken ? (
+        <button type="button" className="hbtn hbtn-danger" data-testid="restart-broken" title={kernel?.detail ?? 'Start a fresh kernel'} onClick={() => onRestart(true)}>
+          Restart kernel
+        </button>
+      ) : null}
+      <button type="button" className="hbtn hbtn-icon" data-testid="interrupt" title="Interrupt the kernel (stops the running cell, clears the queue)" aria-label="Interrupt" disabled={!doc} onClick={onInterrupt}>
+        ■
+      </button>
+      <button type="button" className="hbtn hbtn-icon" data-testid="restart" title="Restart the kernel (variables are lost, outputs stay)" aria-label="Restart" disabled={!doc} onClick={() => onRestart(false)}>
+        ↻
+      </button>
+    </div>
+  );
+}
+
+export function ModelBadge({ model }: { model: ModelInfo }) {
+  if (!model.model) {
+    return (
+      <span className="model-badge is-missing" data-testid="model-info" title={NOT_CONFIGURED_HINT}>
+        no model
+      </span>
+    );
+  }
+  const where = model.endpoint ? ` @ ${model.endpoint}` : '';
+  return (
+    <span className="model-badge" data-testid="model-info" title={`AI cells use model: ${model.model}${where}`}>
+      model: {model.model}
+      <span className="model-endpoint">{where}</span>
+    </span>
+  );
+}
+
+export interface Toast {
+  id: number;
+  message: string;
+}
+
+/** Errors of API calls, until dismissed. */
+export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
+  if (!toasts.length) return null;
+  return (
+    <div className="toasts" aria-live="assertive">
+      {toasts.map((t) => (
+        <div key={t.id} className="toast" role="alert" data-testid="toast">
+          <span className="toast-text">{t.message}</span>
+          <button type="button" className="toast-close" aria-label="Dismiss" data-testid="toast-dismiss" onClick={() => onDismiss(t.id)}>
+            ×
+          </button>
+        </div>
+      ))}
     </div>
   );
 }

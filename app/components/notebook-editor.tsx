@@ -16,7 +16,9 @@ import {
   setCellType,
   splitCell,
 } from '../../common/notebook/model';
-import type { CellType } from '../../common/notebook/types';
+import type { Actor, CellType } from '../../common/notebook/types';
+import type { ModelInfo } from '../../common/app-context';
+import { api, describeApiError, NOT_CONFIGURED_HINT } from '~/notebook/api-client';
 import { loadUser, saveUser, type LocalUser } from '~/notebook/identity';
 import {
   NotebookContext,
@@ -30,15 +32,17 @@ import { useNotebookDoc } from '~/notebook/use-notebook-doc';
 import { remoteCursorCss, useLocalPresence, usePeers, usePeersByCell } from '~/notebook/use-presence';
 import { useUndo } from '~/notebook/use-undo';
 import { CellView } from './cell-view';
-import { ConnectionStatus, NameDialog, PresenceList, SavedIndicator, TitleInput } from './header-parts';
+import { ConnectionStatus, KernelControls, ModelBadge, NameDialog, PresenceList, SavedIndicator, TitleInput, Toasts, type Toast } from './header-parts';
 import { Icon } from './ui/icons';
 
 /** Two presses of D within this window delete the selected cell. */
 export const DOUBLE_KEY_MS = 600;
 
-/** The one place a cell run starts. The kernel's run route plugs in here. */
-function onRun(_notebookId: string, _cellId: string, _source: string): void {
-  // POST /api/notebooks/:id/cells/:cellId/run {source} lands with the kernel service
+/** Who asks, when this browser has no name yet (the name dialog is open). */
+const ANONYMOUS: Actor = { name: 'Someone' };
+
+function actorOf(user: LocalUser | null): Actor {
+  return user ? { name: user.name, color: user.color } : ANONYMOUS;
 }
 
 function isTypingTarget(target: EventTarget | null): boolean {
@@ -48,7 +52,9 @@ function isTypingTarget(target: EventTarget | null): boolean {
   return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target.isContentEditable;
 }
 
-export function NotebookEditor({ notebookId, initialTitle }: { notebookId: string; initialTitle: string }) {
+const NO_MODEL: ModelInfo = { model: null, endpoint: null };
+
+export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: { notebookId: string; initialTitle: string; model?: ModelInfo }) {
   const { session, connection, isSynced } = useNotebookDoc(notebookId);
   const doc = session?.doc ?? null;
   const awareness = session?.awareness ?? null;
@@ -62,6 +68,13 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
   const [mode, setMode] = useState<Mode>('command');
   const [markdownOpenId, setMarkdownOpenId] = useState<string | null>(null);
   const [saveFlash, setSaveFlash] = useState(0);
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const userRef = useRef(user);
+  userRef.current = user;
+  const notify = useCallback((message: string) => {
+    setToasts((list) => (list.some((t) => t.message === message) ? list : [...list.slice(-3), { id: Date.now() + Math.random(), message }]));
+  }, []);
+  const by = useCallback(() => actorOf(userRef.current), []);
 
   const peers = usePeers(awareness);
   const peersByCell = usePeersByCell(peers);
@@ -73,6 +86,7 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
   const modeRef = useRef<Mode>('command');
   const lastIndexRef = useRef(0);
   const focusRequestRef = useRef<FocusRequest | null>(null);
+  const promptFocusRef = useRef<string | null>(null);
   const scrollRequestRef = useRef<string | null>(null);
   const docRef = useRef(doc);
   docRef.current = doc;
@@ -102,6 +116,7 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
       return result;
     };
     const focusRoot = () => rootRef.current?.focus({ preventScroll: true });
+    const call = (p: Promise<unknown>) => p.catch((err) => notify(describeApiError(err)));
 
     const a: NotebookActions = {
       select(id, opts) {
@@ -174,7 +189,7 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
         const d = docRef.current;
         const cell = d && findCell(d, id);
         if (!cell) return;
-        if (cellType(cell) === 'code') onRun(notebookId, id, source);
+        if (cellType(cell) === 'code') call(api.run(notebookId, id, source, actorOf(userRef.current)));
         setMarkdownOpenId((open) => (open === id ? null : open));
         a.command();
       },
@@ -190,6 +205,38 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
       runAndInsert(id, source) {
         a.run(id, source);
         a.insert(id, 'below', 'code', { edit: true });
+      },
+      runMany(which, id) {
+        const d = docRef.current;
+        if (!d) return;
+        const all = cellsOf(d).toArray();
+        const at = id ? all.findIndex((c) => idOf(c) === id) : -1;
+        const chosen = which === 'all' ? all : which === 'above' ? all.slice(0, Math.max(0, at)) : all.slice(Math.max(0, at));
+        const cells = chosen.filter((c) => cellType(c) === 'code').map((c) => ({ cellId: idOf(c), source: cellSource(c).toString() }));
+        if (cells.length) call(api.runMany(notebookId, cells, actorOf(userRef.current)));
+      },
+      insertAi(id) {
+        if (!model.model) notify(NOT_CONFIGURED_HINT);
+        const newId = withDoc((d) => {
+          const i = id ? cellIndex(d, id) : -1;
+          const at = i < 0 ? cellsOf(d).length : i + 1;
+          return step(() => insertCell(d, at, { cell_type: 'code', prompt: '' }));
+        });
+        if (!newId) return;
+        promptFocusRef.current = newId;
+        a.select(newId, { scroll: true });
+      },
+      interrupt() {
+        call(api.interrupt(notebookId, actorOf(userRef.current)));
+      },
+      restart(opts) {
+        if (!opts?.confirmed && !window.confirm('Restart the kernel? Its variables are lost; outputs stay.')) return;
+        call(api.restart(notebookId, actorOf(userRef.current)));
+      },
+      takePromptFocus(id) {
+        if (promptFocusRef.current !== id) return false;
+        promptFocusRef.current = null;
+        return true;
       },
       selectAdjacent(delta, opts) {
         const d = docRef.current;
@@ -227,7 +274,7 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
       },
     };
     return a;
-  }, [notebookId, setActive, setModeBoth]);
+  }, [notebookId, model.model, notify, setActive, setModeBoth]);
 
   // keep a cell selected: the first on open, a neighbour when the selected one is deleted (by anyone)
   useEffect(() => {
@@ -289,6 +336,7 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
       else if (e.key === 'm' || e.key === 'M') actions.setType(id, 'markdown');
       else if (e.key === 'y' || e.key === 'Y') actions.setType(id, 'code');
       else if (e.key === 'r' || e.key === 'R') actions.setType(id, 'raw');
+      else if (e.key === 'i' || e.key === 'I') actions.insertAi(id);
       else if (e.key === 'z') actions.undo();
       else if (e.key === 'Z') actions.redo();
       else if (e.key === 'd' || e.key === 'D') {
@@ -306,8 +354,8 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
   }, [actions, isNaming]);
 
   const context = useMemo<NotebookContextValue | null>(
-    () => (doc && awareness && undoManager ? { doc, awareness, undoManager, actions } : null),
-    [doc, awareness, undoManager, actions],
+    () => (doc && awareness && undoManager ? { doc, awareness, undoManager, actions, notebookId, model, by, notify } : null),
+    [doc, awareness, undoManager, actions, notebookId, model, by, notify],
   );
 
   const isSaved = isSynced && connection === 'connected';
@@ -323,7 +371,30 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
           <span className="brand-mark">[ ]</span>
         </Link>
         <TitleInput doc={doc} title={title} />
+        <div className="nb-run-controls">
+          <button type="button" className="hbtn" data-testid="run-all" title="Run all cells" onClick={() => actions.runMany('all')} disabled={!doc}>
+            ▶▶ Run all
+          </button>
+          <button type="button" className="hbtn" data-testid="run-above" title="Run the cells above the selected one" onClick={() => actions.runMany('above', activeRef.current)} disabled={!doc || !activeId}>
+            Run above
+          </button>
+          <button type="button" className="hbtn" data-testid="run-below" title="Run the selected cell and those below it" onClick={() => actions.runMany('below', activeRef.current)} disabled={!doc || !activeId}>
+            Run below
+          </button>
+          <button
+            type="button"
+            className="hbtn hbtn-ai"
+            data-testid="new-ai-cell"
+            title={model.model ? 'Insert an AI cell below the selected one (I)' : NOT_CONFIGURED_HINT}
+            onClick={() => actions.insertAi(activeRef.current)}
+            disabled={!doc || !model.model}
+          >
+            <Icon name="sparkle" /> New AI cell
+          </button>
+          <KernelControls doc={doc} onInterrupt={() => actions.interrupt()} onRestart={(confirmed) => actions.restart({ confirmed })} />
+        </div>
         <div className="nb-header-right">
+          <ModelBadge model={model} />
           <SavedIndicator isSaved={isSaved} flashKey={saveFlash} />
           <ConnectionStatus state={connection} />
           <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
@@ -365,10 +436,20 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
               <button type="button" className="btn btn-ghost" data-testid="add-markdown-cell" onClick={() => actions.insert(cells.length ? idOf(cells[cells.length - 1]) : null, 'below', 'markdown', { edit: true })}>
                 <Icon name="plus" /> Markdown
               </button>
+              <button
+                type="button"
+                className="btn btn-ghost"
+                data-testid="add-ai-cell"
+                disabled={!model.model}
+                title={model.model ? 'Add an AI cell: describe what you want, the model writes the code' : NOT_CONFIGURED_HINT}
+                onClick={() => actions.insertAi(cells.length ? idOf(cells[cells.length - 1]) : null)}
+              >
+                <Icon name="sparkle" /> AI
+              </button>
             </div>
             <p className="nb-hint">
               <kbd>Shift</kbd>+<kbd>Enter</kbd> run · <kbd>Esc</kbd> command mode · <kbd>A</kbd>/<kbd>B</kbd> insert ·{' '}
-              <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>Z</kbd> undo
+              <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>I</kbd> AI cell below · <kbd>Z</kbd> undo
             </p>
           </NotebookContext.Provider>
         ) : (
@@ -376,6 +457,7 @@ export function NotebookEditor({ notebookId, initialTitle }: { notebookId: strin
         )}
       </main>
 
+      <Toasts toasts={toasts} onDismiss={(id) => setToasts((list) => list.filter((t) => t.id !== id))} />
       {needsName ? (
         <NameDialog
           initialName={user?.name ?? ''}

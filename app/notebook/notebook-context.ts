@@ -1,7 +1,8 @@
 import { createContext, useContext } from 'react';
 import type * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
-import type { CellType } from '../../common/notebook/types';
+import type { Actor, CellType } from '../../common/notebook/types';
+import type { ModelInfo } from '../../common/app-context';
 
 export type Mode = 'command' | 'edit';
 
@@ -34,6 +35,15 @@ export interface NotebookActions {
   runAndAdvance(cellId: string, source: string): void;
   /** Alt+Enter: run and insert a cell below */
   runAndInsert(cellId: string, source: string): void;
+  /** runs the code cells of the notebook (all), before the cell (above) or from it on (below), in order */
+  runMany(which: 'all' | 'above' | 'below', cellId?: string | null): void;
+  /** inserts an AI cell (a code cell with an empty prompt) below and focuses its prompt */
+  insertAi(cellId: string | null): void;
+  interrupt(): void;
+  /** restarts the kernel; asks first unless `confirmed` */
+  restart(opts?: { confirmed?: boolean }): void;
+  /** the prompt box this cell should focus when it mounts (consumed) */
+  takePromptFocus(cellId: string): boolean;
   /** moves the selection, entering the neighbour's editor at its near end when `edit` */
   selectAdjacent(delta: -1 | 1, opts?: { edit?: boolean }): void;
   undo(): void;
@@ -50,6 +60,13 @@ export interface NotebookContextValue {
   awareness: Awareness;
   undoManager: Y.UndoManager;
   actions: NotebookActions;
+  notebookId: string;
+  /** the configured language model, or nulls: AI controls are disabled then */
+  model: ModelInfo;
+  /** who this browser is, for the `by` of runs and generations */
+  by(): Actor;
+  /** shows an error banner */
+  notify(message: string): void;
 }
 
 export const NotebookContext = createContext<NotebookContextValue | null>(null);

@@ -13,7 +13,7 @@ export async function loader({ params, context }: LoaderFunctionArgs) {
 }
 
 export default function NotebookRoute() {
-  const { notebook } = useLoaderData<typeof loader>();
+  const { notebook, model } = useLoaderData<typeof loader>();
   // The notebook lives in a Y.Doc synced over a WebSocket and edited in Monaco: all browser-only.
   // The server renders the frame; the document mounts after hydration.
   const [isHydrated, setIsHydrated] = useState(false);
@@ -31,7 +31,7 @@ export default function NotebookRoute() {
       </div>
     );
   }
-  return <NotebookEditor key={notebook.id} notebookId={notebook.id} initialTitle={notebook.title} />;
+  return <NotebookEditor key={notebook.id} notebookId={notebook.id} initialTitle={notebook.title} model={model} />;
 }
 
 export function ErrorBoundary() {

@@ -8,6 +8,7 @@ import {
   cellById,
   cellIds,
   createNotebook,
+  editCell,
   editorText,
   eventually,
   expectNoErrors,
@@ -51,12 +52,21 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** What a page shows of a cell's code and AI status, in one look. */
+/** What a page shows of a cell's code (static or in Monaco) and AI status, in one look. */
 async function look(page: Page, id: string): Promise<{ source: string; status: string | null }> {
-  return cellById(page, id).evaluate((el) => ({
-    source: (el.querySelector('[data-testid=cell-source]')?.textContent ?? '').replace(/\u00a0/g, ' '),
-    status: el.querySelector('[data-testid=ai-status]')?.getAttribute('data-status') ?? null,
-  }));
+  return cellById(page, id).evaluate((el) => {
+    const lines = el.querySelector('.monaco-editor .view-lines');
+    const source = lines
+      ? Array.from(lines.querySelectorAll('.view-line'))
+          .sort((a, b) => parseFloat((a as HTMLElement).style.top) - parseFloat((b as HTMLElement).style.top))
+          .map((l) => l.textContent ?? '')
+          .join('\n')
+      : el.querySelector('[data-testid=cell-source]')?.textContent ?? '';
+    return {
+      source: source.replace(/\u00a0/g, ' ').replace(/\n$/, ''),
+      status: el.querySelector('[data-testid=ai-status]')?.getAttribute('data-status') ?? null,
+    };
+  });
 }
 
 describe('an AI cell with a model configured', () => {
@@ -85,7 +95,17 @@ describe('an AI cell with a model configured', () => {
     await expect.poll(() => prompt.evaluate((el) => el === document.activeElement)).toBe(true);
     await ada.page.keyboard.type('plot the squares of 0 to 9');
     // the prompt is shared
-    await expect.poll(() => cellById(grace.page, aiId).getByTestId('ai-prompt').inputValue()).toBe('plot the squares of 0 to 9');
+    const gracePrompt = cellById(grace.page, aiId).getByTestId('ai-prompt');
+    await expect.poll(() => gracePrompt.inputValue()).toBe('plot the squares of 0 to 9');
+    // Grace edits the start of it; Ada's caret stays at the end of her text
+    await gracePrompt.click();
+    await grace.page.keyboard.press('Control+Home');
+    await grace.page.keyboard.type('Please ');
+    await expect.poll(() => prompt.inputValue()).toBe('Please plot the squares of 0 to 9');
+    await ada.page.keyboard.type(' now');
+    const full = 'Please plot the squares of 0 to 9 now';
+    await expect.poll(() => gracePrompt.inputValue()).toBe(full);
+    expect(await prompt.inputValue()).toBe(full);
     await ada.page.keyboard.press('Enter');
 
     // Grace watches: the code grows while the model writes it, and the editor says who asked
@@ -96,7 +116,10 @@ describe('an AI cell with a model configured', () => {
       const { source, status } = await look(grace.page, aiId);
       if (status === 'generating' && source.length > 0 && source.length < PLOT_CODE.length) partials.push(source);
       if (!sawWriting && status === 'generating') {
-        sawWriting = (await cellById(grace.page, aiId).getByTestId('ai-writing').count()) > 0;
+        // Grace has this cell selected: her live editor is read-only while the model writes
+        sawWriting =
+          (await cellById(grace.page, aiId).getByTestId('ai-writing').count()) > 0 &&
+          (await cellById(grace.page, aiId).locator('[data-testid=code-editor][data-readonly=true] .monaco-editor').count()) > 0;
         if (sawWriting) await grace.page.screenshot({ path: '/tmp/e2e-ai-writing.png' });
       }
       if (status && status !== 'generating') break;
@@ -108,6 +131,7 @@ describe('an AI cell with a model configured', () => {
     for (const p of partials) expect(PLOT_CODE.startsWith(p.trimEnd())).toBe(true);
     expect(sawWriting).toBe(true);
     await expect.poll(() => cellById(grace.page, aiId).getByTestId('ai-writing').count()).toBe(0);
+    expect(await cellById(grace.page, aiId).locator('[data-testid=code-editor][data-readonly=true]').count()).toBe(0);
 
     for (const p of [ada, grace]) {
       const cell = cellById(p.page, aiId);
@@ -134,7 +158,7 @@ describe('an AI cell with a model configured', () => {
     expect(await attempt.locator('.ai-attempt-code').textContent()).toBe(PLOT_CODE);
     const context = cellById(grace.page, aiId).getByTestId('ai-context');
     await context.locator('summary').click();
-    expect(await context.locator('pre').textContent()).toContain('plot the squares of 0 to 9');
+    expect(await context.locator('pre').textContent()).toContain(full);
     await grace.page.screenshot({ path: '/tmp/e2e-ai-done.png', fullPage: true });
     expect(fake.requests.length).toBe(2);
   });
@@ -146,6 +170,7 @@ describe('an AI cell with a model configured', () => {
     fake.script([{ content: '```python\n' + long + '\n```', chunkSize: 4, delayMs: 40 }]);
     await cellById(grace.page, aiId).getByTestId('ai-generate').click();
     await expect.poll(() => cellById(ada.page, aiId).getByTestId('ai-status').getAttribute('data-status')).toBe('generating');
+    await expect.poll(async () => (await look(ada.page, aiId)).source).toMatch(/^x0 = 0/);
     await cellById(ada.page, aiId).getByTestId('ai-stop').click();
     for (const p of [ada, grace]) {
       await expect.poll(() => cellById(p.page, aiId).getByTestId('ai-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('stopped');
@@ -155,6 +180,12 @@ describe('an AI cell with a model configured', () => {
     expect(await cellById(grace.page, aiId).getByTestId('ai-history').locator('summary').textContent()).toBe('History (1 attempt)');
     expect(await cellById(grace.page, aiId).getByTestId('ai-writing').count()).toBe(0);
     expect(await cellById(grace.page, aiId).getByTestId('ai-generate').isDisabled()).toBe(false);
+    // the partial code stays; "restore this code" brings back the first attempt's, for everyone
+    expect((await look(ada.page, aiId)).source).not.toBe(PLOT_CODE);
+    const history = cellById(grace.page, aiId).getByTestId('ai-history');
+    if ((await history.getAttribute('open')) === null) await history.locator('summary').click();
+    await history.getByTestId('ai-restore').first().click();
+    for (const p of [ada, grace]) await expect.poll(async () => (await look(p.page, aiId)).source).toBe(PLOT_CODE);
   });
 
   it('logged no errors in either browser', async () => {
@@ -196,10 +227,15 @@ describe('without a model', () => {
     await page.getByTestId('toast-dismiss').click();
     expect(await page.getByTestId('toast').count()).toBe(0);
     // running code is unaffected
-    await cellById(page, first).locator('[data-testid=cell-source]').click();
+    await editCell(page, first);
     await page.keyboard.type('print(6 * 7)');
+    await eventually(async () => expect(await editorText(page, first)).toBe('print(6 * 7)'));
     await page.keyboard.press('Control+Enter');
-    await expect.poll(() => cellById(page, first).locator('[data-testid=output]').first().textContent(), { timeout: KERNEL_MS }).toBe('42\n');
+    try {
+      await expect.poll(() => cellById(page, first).locator('[data-testid=output]').first().textContent(), { timeout: KERNEL_MS }).toBe('42\n');
+    } finally {
+      await page.screenshot({ path: '/tmp/e2e-ai-nomodel.png' });
+    }
     await page.screenshot({ path: '/tmp/e2e-ai-nomodel.png' });
     await expectNoErrors(lin);
   });

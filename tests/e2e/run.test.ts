@@ -88,6 +88,9 @@ describe('running cells from the browser', () => {
     await cellById(grace.page, id).locator('[data-testid=execution-state][data-state=running]').waitFor({ timeout: KERNEL_MS });
     await expect.poll(() => grace.page.getByTestId('kernel-status').getAttribute('data-status')).toBe('busy');
     await expect.poll(() => cellById(grace.page, id).getByTestId('execution-count').textContent()).toBe('[*]:');
+    await cellById(grace.page, id).scrollIntoViewIfNeeded();
+    await cellById(grace.page, id).hover();
+    await expect.poll(() => cellById(grace.page, id).getByTestId('execution-state').textContent()).toMatch(/^running \(Ada Lovelace\) \d+s$/);
     await grace.page.screenshot({ path: '/tmp/e2e-run-busy.png' });
     await grace.page.getByTestId('interrupt').click();
     const err = cellById(ada.page, id).locator('[data-testid=output-error]');
@@ -104,9 +107,8 @@ describe('running cells from the browser', () => {
     ada.page.once('dialog', (d) => void d.accept());
     await ada.page.getByTestId('restart').click();
     await expect.poll(() => ada.page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: KERNEL_MS }).toBe('idle');
-    // a fresh kernel counts from 1 again: the second cell alone, with the ▶ button
+    // a fresh kernel counts from 1 again: the second cell alone, with its ▶ button in the gutter
     await ada.page.keyboard.press('Escape');
-    await cellById(ada.page, second).locator('[data-testid=cell-source], .monaco-editor').first().click();
     await cellById(ada.page, second).getByTestId('run-cell').click();
     await expect.poll(() => cellById(grace.page, second).getByTestId('execution-count').textContent(), { timeout: KERNEL_MS }).toBe('[1]:');
     await ada.page.getByTestId('run-all').click();

@@ -9,6 +9,7 @@ const PATHS = {
   merge: 'M2 8h12M5 2l3 3 3-3M5 14l3-3 3 3',
   play: 'M5 3l8 5-8 5z',
   plus: 'M8 3v10M3 8h10',
+  sparkle: 'M8 1.5l1.6 4.9 4.9 1.6-4.9 1.6L8 14.5l-1.6-4.9L1.5 8l4.9-1.6zM13 1.5v3M11.5 3h3',
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -1,0 +1,59 @@
+// The browser's side of the JSON API (server/http/api.ts). Errors come back as `{error: {code, message}}`.
+import type { Actor } from '../../common/notebook/types';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** POSTs JSON and returns the parsed answer; a 4xx/5xx (or no answer at all) throws an ApiError. */
+export async function postJSON<T = unknown>(path: string, body: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'The server did not answer: check your connection.');
+  }
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: a proxy's error page, say
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? (text.slice(0, 200) || res.statusText));
+  }
+  return json as T;
+}
+
+const nb = (id: string) => `/api/notebooks/${encodeURIComponent(id)}`;
+const cell = (id: string, cellId: string) => `${nb(id)}/cells/${encodeURIComponent(cellId)}`;
+
+export const api = {
+  run: (id: string, cellId: string, source: string, by: Actor) => postJSON(`${cell(id, cellId)}/run`, { source, by, wait: false }),
+  runMany: (id: string, cells: { cellId: string; source: string }[], by: Actor) => postJSON(`${nb(id)}/run`, { cells, by }),
+  interrupt: (id: string, by: Actor) => postJSON(`${nb(id)}/interrupt`, { by }),
+  restart: (id: string, by: Actor) => postJSON(`${nb(id)}/restart`, { by }),
+  generate: (id: string, cellId: string, prompt: string, by: Actor) => postJSON(`${cell(id, cellId)}/generate`, { prompt, by }),
+  stop: (id: string, cellId: string, by: Actor) => postJSON(`${cell(id, cellId)}/stop`, { by }),
+};
+
+export const NOT_CONFIGURED_HINT =
+  'No language model configured: set OPENAI_API_KEY (and optionally OPENAI_BASE_URL, OPENAI_MODEL) in the server\'s environment and restart it.';
+
+/** A sentence a person can act on, for an API error. */
+export function describeApiError(err: unknown): string {
+  if (err instanceof ApiError) {
+    if (err.code === 'NOT_CONFIGURED') return NOT_CONFIGURED_HINT;
+    if (err.code === 'GATEWAY_UNREACHABLE') return `The kernel gateway is unreachable (${err.message}). Restart the kernel once it is back.`;
+    return `${err.message} (${err.code})`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
