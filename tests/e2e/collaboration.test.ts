@@ -2,6 +2,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  twoPeopleIn,
   cellById,
   cellIds,
   createNotebook,
@@ -21,12 +22,7 @@ let grace: Person;
 let notebookId: string;
 
 beforeAll(async () => {
-  browser = await launchBrowser();
-  notebookId = await createNotebook('Shared analysis');
-  ada = await openAs(browser, 'Ada Lovelace');
-  grace = await openAs(browser, 'Grace Hopper');
-  await openNotebook(ada, notebookId);
-  await openNotebook(grace, notebookId);
+  ({ browser, ada, grace, notebookId } = await twoPeopleIn('Shared analysis'));
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@
 // people see them.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cellById, cellIds, createNotebook, editCell, expectNoErrors, launchBrowser, openAs, openNotebook, type Person } from './support';
+import { twoPeopleIn, cellById, cellIds, createNotebook, editCell, expectNoErrors, launchBrowser, openAs, openNotebook, type Person } from './support';
 
 /** The first kernel of a notebook takes a few seconds to start. */
 const KERNEL_MS = 60_000;
@@ -13,12 +13,7 @@ let grace: Person;
 let notebookId: string;
 
 beforeAll(async () => {
-  browser = await launchBrowser();
-  notebookId = await createNotebook('Runs');
-  ada = await openAs(browser, 'Ada Lovelace');
-  grace = await openAs(browser, 'Grace Hopper');
-  await openNotebook(ada, notebookId);
-  await openNotebook(grace, notebookId);
+  ({ browser, ada, grace, notebookId } = await twoPeopleIn('Runs'));
 });
 
 afterAll(async () => {

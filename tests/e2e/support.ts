@@ -107,3 +107,21 @@ export async function eventually(fn: () => Promise<void> | void, timeoutMs = 10_
     }
   }
 }
+
+export interface TwoPeople {
+  browser: Browser;
+  ada: Person;
+  grace: Person;
+  notebookId: string;
+}
+
+/** One browser, two people (Ada and Grace) in their own contexts, both in a new notebook. */
+export async function twoPeopleIn(title: string, base = baseURL()): Promise<TwoPeople> {
+  const browser = await launchBrowser();
+  const notebookId = await createNotebook(title, base);
+  const ada = await openAs(browser, 'Ada Lovelace');
+  const grace = await openAs(browser, 'Grace Hopper');
+  await openNotebook(ada, notebookId, base);
+  await openNotebook(grace, notebookId, base);
+  return { browser, ada, grace, notebookId };
+}

@@ -3,6 +3,9 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 
+// each WebsocketProvider adds a process 'exit' listener in Node; tests run ten at a time
+process.setMaxListeners(100);
+
 export interface YClient {
   doc: Y.Doc;
   provider: WebsocketProvider;
