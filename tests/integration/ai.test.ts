@@ -207,6 +207,26 @@ describe('AI cells', () => {
     expect(ai(b, ids[1]).status).toBe('done');
   });
 
+  it('a request that needs several steps adds cells below, each run, and ends with an answer', async () => {
+    const { id, a, b, ids } = await setup(['', 'print("untouched")']);
+    fake.script([
+      { toolCall: { name: 'run_python', arguments: { code: 'import pandas as pd\ndf = pd.DataFrame({"x": [1, 2, 3]})\nprint(len(df))' } } },
+      { toolCall: { name: 'run_python', arguments: { code: 'print(df["x"].mean())' } } },
+      { content: 'The frame has 3 rows and x averages 2.0.' },
+    ]);
+    await generate(id, ids[0], 'load a frame, then average x');
+    const cells = a.doc.getArray('cells').toArray().map((m: any) => cellToJSON(m));
+    const first = cells.findIndex((c) => c.id === ids[0]);
+    const step = cells[first + 1];
+    expect(cells[first + 2].id).toBe(ids[1]);
+    expect(outText(cell(b, ids[0]))).toBe('3\n');
+    expect(step.source).toBe('print(df["x"].mean())');
+    expect(outText(step)).toBe('2.0\n');
+    expect(step.ai).toMatchObject({ status: 'done', parentCellId: ids[0], answer: 'The frame has 3 rows and x averages 2.0.' });
+    expect(ai(b, ids[0]).status).toBe('done');
+    expect(outText(cell(b, ids[1]))).toBe('');
+  });
+
   it('regenerate keeps the earlier attempts as history', async () => {
     const { id, b, ids } = await setup();
     fake.script([

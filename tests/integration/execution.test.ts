@@ -174,6 +174,21 @@ describe('running cells on the shared kernel', () => {
     await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'idle', { what: 'kernel idle in meta' });
   });
 
+  it('a kernel that dies is reported dead to everyone, and one restart brings it back', async () => {
+    const { id, b, ids } = await notebookWithCells(['x = 1', 'import os; os.kill(os.getpid(), 9)', 'print("alive")']);
+    await run(id, ids[0]);
+    const died = await run(id, ids[1]);
+    expect(died.body.status).toBe('kernel-error');
+    await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'dead', { what: 'dead in the document', timeoutMs: 20_000 });
+    expect(text(cell(b, ids[1]))).toMatch(/KERNEL_DEAD/);
+    const res = await fetch(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(200);
+    const after = await run(id, ids[2]);
+    expect(after.body.status).toBe('ok');
+    expect(text(cell(b, ids[2]))).toBe('alive\n');
+    await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'idle', { what: 'idle again' });
+  });
+
   it('a huge output is cut with a visible notice and the document stays small', async () => {
     const { id, b, ids } = await notebookWithCells(['for i in range(1_000_000): print(i)']);
     await run(id, ids[0]);
