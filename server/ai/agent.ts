@@ -122,7 +122,7 @@ export class AiService {
         return this.finish(doc, cellId, 'failed', `Internal error: ${(err as Error).message}`);
       })
       .finally(() => {
-        this.active.delete(key);
+        for (const [k, g] of this.active) if (g === gen) this.active.delete(k);
         held.release();
       });
     return { done: gen.done };
@@ -334,6 +334,8 @@ export class AiService {
           newId = insertCell(doc, at + 1, { cell_type: 'code', prompt: `${prompt}\n(step ${steps + 1})` });
         }, ORIGIN_SERVER);
         cellId = newId;
+        // Stop on the new cell stops the whole request
+        this.active.set(`${notebookId}/${cellId}`, gen);
         generation = this.begin(doc, cellId, prompt, by, parent);
         attempt = 1;
         // the model's call is this new cell's first turn
