@@ -66,3 +66,35 @@ def _enable_kernel_ws_nodelay():
 
 if os.environ.get("KG_TCP_NODELAY", "1") != "0":
     _enable_kernel_ws_nodelay()
+
+
+# --- Stop with the server that started us ---------------------------------------------------
+# The embedded gateway is a child of the ynotebook server. If that server dies without stopping
+# it (kill -9, a crash), the gateway and its kernels would linger. KG_PARENT_PID names the
+# server; once it is gone we send ourselves SIGTERM, which shuts the kernels down cleanly.
+def _watch_parent():
+    import signal
+    import threading
+    import time
+
+    parent = os.environ.get("KG_PARENT_PID")
+    if not parent or not parent.isdigit():
+        return
+    parent_pid = int(parent)
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent_pid, 0)
+                alive = os.getppid() == parent_pid
+            except OSError:
+                alive = False
+            if not alive:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="ynb-parent-watch", daemon=True).start()
+
+
+_watch_parent()

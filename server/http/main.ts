@@ -22,6 +22,10 @@ async function main() {
       console.error(err.message);
       process.exit(2);
     }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`Port ${env.PORT} on ${env.HOST} is already in use: stop the other server or set PORT to another port.`);
+      process.exit(2);
+    }
     throw err;
   }
   consoleLogger('info', `data in ${env.dataDir}`);

@@ -94,6 +94,8 @@ export class EmbeddedGateway {
       KG_IP: '127.0.0.1',
       KG_PORT: String(this.port),
       KG_AUTH_TOKEN: this.token,
+      // the gateway stops itself when this process is gone, even after a kill -9 of the server
+      KG_PARENT_PID: String(process.pid),
       ...(process.env.SYSTEMROOT ? { SYSTEMROOT: process.env.SYSTEMROOT } : {}),
       // KG_TCP_NODELAY=0 turns the latency fix of gateway_config.py off (to measure it).
       ...(process.env.KG_TCP_NODELAY ? { KG_TCP_NODELAY: process.env.KG_TCP_NODELAY } : {}),
