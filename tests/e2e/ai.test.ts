@@ -37,12 +37,14 @@ const PLOT_CODE = [
 const ANSWER = 'The plot shows the squares of 0 to 9, rising to **81**.';
 
 let browser: Browser;
+/** the model key the server holds: it must never reach a browser */
+const MODEL_KEY = 'sk-e2e-secret-4b7f9c2d';
 let fake: FakeOpenAI;
 let server: AppServer;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI({ model: 'fake-coder' });
-  server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test', OPENAI_MODEL: 'fake-coder' } });
+  server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: MODEL_KEY, OPENAI_MODEL: 'fake-coder' } });
   browser = await launchBrowser();
 });
 
@@ -160,6 +162,8 @@ describe('an AI cell with a model configured', () => {
     await context.locator('summary').click();
     expect(await context.locator('pre').textContent()).toContain(full);
     await grace.page.screenshot({ path: '/tmp/e2e-ai-done.png', fullPage: true });
+    // the key stayed on the server: not in either page, nor in what the model was sent as context
+    for (const p of [ada, grace]) expect(await p.page.content()).not.toContain(MODEL_KEY);
     expect(fake.requests.length).toBe(2);
   });
 

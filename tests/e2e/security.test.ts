@@ -1,0 +1,74 @@
+// What a notebook shows cannot act on the page: markdown is sanitized, HTML and SVG outputs run
+// sandboxed, away from the page's cookies, storage and DOM.
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cellsOf, createCellMap } from '../../common/notebook/model';
+import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { baseURL, cellById, createNotebook, launchBrowser, openAs, openNotebook, wsURL, type Person } from './support';
+
+const KERNEL_MS = 60_000;
+let browser: Browser;
+let writer: YClient;
+let ada: Person;
+let notebookId: string;
+const ids: Record<string, string> = {};
+
+const EVIL_MARKDOWN = '# Hello\n<img src="x" onerror="window.__pwned = \'img\'">\n<script>window.__pwned = \'script\'</script>\n[link](javascript:window.__pwned=\'link\')';
+const EVIL_HTML =
+  'from IPython.display import HTML, SVG, display\n' +
+  'display(HTML("<p id=probe>html output</p><script>try { parent.document.title = \'pwned\'; parent.__pwned = \'html\'; } catch (e) { document.getElementById(\'probe\').textContent = \'blocked: \' + e.name; } try { document.cookie = \'a=b\'; localStorage.setItem(\'x\', \'y\'); } catch (e) {}</script>"))\n' +
+  'display(SVG(\'<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" onload="top.__pwned=\\\'svg\\\'"><script>top.__pwned="svg-script"</script><rect width="20" height="20" fill="red"/></svg>\'))';
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  notebookId = await createNotebook('Hostile outputs');
+  writer = connectClient(wsURL(), notebookId);
+  await writer.synced;
+  const cells = cellsOf(writer.doc);
+  await waitFor(() => cells.length === 1);
+  const md = createCellMap({ cell_type: 'markdown', source: EVIL_MARKDOWN });
+  const code = createCellMap({ cell_type: 'code', source: EVIL_HTML });
+  cells.push([md, code]);
+  // a map's fields are readable once it is part of the document
+  ids.md = md.get('id') as string;
+  ids.code = code.get('id') as string;
+  // run it through the API, as any collaborator could
+  let res: Response | null = null;
+  for (let i = 0; i < 50 && (!res || res.status === 404); i++) {
+    res = await fetch(`${baseURL()}/api/notebooks/${notebookId}/cells/${ids.code}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    if (res.status === 404) await new Promise((r) => setTimeout(r, 100));
+  }
+  const ran = (await res!.json()) as { status?: string };
+  expect(ran, JSON.stringify(ran)).toMatchObject({ status: 'ok' });
+  ada = await openAs(browser, 'Ada Lovelace');
+  await openNotebook(ada, notebookId);
+}, KERNEL_MS * 2);
+
+afterAll(async () => {
+  writer?.destroy();
+  await browser?.close();
+});
+
+describe('hostile notebook content', () => {
+  it('markdown renders without running its scripts or event handlers', async () => {
+    const md = cellById(ada.page, ids.md);
+    await expect.poll(() => md.locator('h1').textContent()).toBe('Hello');
+    expect(await md.locator('script').count()).toBe(0);
+    expect(await md.locator('[onerror]').count()).toBe(0);
+    expect(await md.locator('a[href^="javascript:"]').count()).toBe(0);
+  });
+
+  it('HTML and SVG outputs cannot reach the page, its cookies or its storage', async () => {
+    const frame = cellById(ada.page, ids.code).locator('[data-testid=output-html]');
+    await frame.waitFor({ timeout: KERNEL_MS });
+    expect(await frame.getAttribute('sandbox')).not.toContain('allow-same-origin');
+    const inner = ada.page.frameLocator(`[data-cell-id="${ids.code}"] [data-testid=output-html]`);
+    await expect.poll(() => inner.locator('#probe').textContent(), { timeout: 10_000 }).toMatch(/^blocked: /);
+    await ada.page.waitForTimeout(500);
+    expect(await ada.page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
+    expect(await ada.page.title()).not.toBe('pwned');
+    const secrets = await ada.page.evaluate(() => ({ cookie: document.cookie, stored: localStorage.getItem('x') }));
+    expect(secrets.stored).toBeNull();
+    expect(secrets.cookie).not.toContain('a=b');
+  });
+});
