@@ -75,6 +75,8 @@ export interface FakeOpenAIOptions {
   model?: string;
   /** When set, requests without `Authorization: Bearer <apiKey>` get a 401. */
   apiKey?: string;
+  /** Record requests (default true); the long-running offline demo turns it off. */
+  keepRequests?: boolean;
 }
 
 export const NO_SCRIPTED_REPLY_MESSAGE = 'fake-openai: no scripted reply left';
@@ -148,7 +150,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const isOpen = (res: ServerResponse) => !res.destroyed && !res.writableEnded && !isClosing;
 
   async function handleCompletion(req: IncomingMessage, res: ServerResponse, body: any) {
-    requests.push(body);
+    if (options.keepRequests !== false) requests.push(body);
     const reply = queue.shift() ?? (responder ? responder(body) : null);
     if (!reply) {
       sendJson(res, 500, errorBody(500, NO_SCRIPTED_REPLY_MESSAGE));
@@ -325,7 +327,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         }
       }
       const path = (req.url ?? '/').split('?')[0]!;
-      received.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+      if (options.keepRequests !== false) received.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
 
       if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
         sendJson(res, 401, errorBody(401));
