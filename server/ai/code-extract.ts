@@ -192,29 +192,23 @@ const BARE_TOOL_JSON = /\{\s*"(?:name|function|tool|type)"\s*:/g;
 function findTextToolCall(text: string, skip: Fence[]): TextToolCall | null {
   const isSkipped = (i: number) => skip.some((f) => i >= f.start && i < f.end);
 
-  // <tool_call>{...}</tool_call> (Qwen, Hermes)
-  for (const m of text.matchAll(TOOL_CALL_TAG)) {
-    const jsonStart = m.index! + m[0].length;
-    if (text[jsonStart] !== '{' || isSkipped(m.index!)) continue;
-    const jsonEnd = matchJsonObject(text, jsonStart);
-    if (jsonEnd === -1) continue;
-    const code = codeFromToolObject(parseMaybeJson(text.slice(jsonStart, jsonEnd)), true);
-    if (code === null) continue;
-    const close = /^\s*<\/tool_call>/.exec(text.slice(jsonEnd));
-    return { code, start: m.index!, end: jsonEnd + (close ? close[0].length : 0) };
-  }
-
-  // run_python({"code": "..."})
-  for (const m of text.matchAll(FUNCTION_STYLE)) {
-    const jsonStart = m.index! + m[0].length;
-    if (text[jsonStart] !== '{' || isSkipped(m.index!)) continue;
-    const jsonEnd = matchJsonObject(text, jsonStart);
-    if (jsonEnd === -1) continue;
-    const code = codeFromToolObject(parseMaybeJson(text.slice(jsonStart, jsonEnd)), true);
-    if (code === null) continue;
-    const close = /^\s*\)/.exec(text.slice(jsonEnd));
-    return { code, start: m.index!, end: jsonEnd + (close ? close[0].length : 0) };
-  }
+  // a JSON object right after `opener`, with an optional `closer` after it
+  const wrapped = (opener: RegExp, closer: RegExp): TextToolCall | null => {
+    for (const m of text.matchAll(opener)) {
+      const jsonStart = m.index! + m[0].length;
+      if (text[jsonStart] !== '{' || isSkipped(m.index!)) continue;
+      const jsonEnd = matchJsonObject(text, jsonStart);
+      if (jsonEnd === -1) continue;
+      const code = codeFromToolObject(parseMaybeJson(text.slice(jsonStart, jsonEnd)), true);
+      if (code === null) continue;
+      const close = closer.exec(text.slice(jsonEnd));
+      return { code, start: m.index!, end: jsonEnd + (close ? close[0].length : 0) };
+    }
+    return null;
+  };
+  // <tool_call>{...}</tool_call> (Qwen, Hermes), then run_python({"code": "..."})
+  const call = wrapped(TOOL_CALL_TAG, /^\s*<\/tool_call>/) ?? wrapped(FUNCTION_STYLE, /^\s*\)/);
+  if (call) return call;
 
   // {"name": "run_python", "arguments": {...}} on its own, maybe inside a ```json fence
   for (const m of text.matchAll(BARE_TOOL_JSON)) {
