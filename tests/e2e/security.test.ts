@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellsOf, createCellMap } from '../../common/notebook/model';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { postWhenCellArrives } from '../support/server';
 import { baseURL, cellById, createNotebook, launchBrowser, openAs, openNotebook, wsURL, type Person } from './support';
 
 const KERNEL_MS = 60_000;
@@ -33,12 +34,7 @@ beforeAll(async () => {
   ids.md = md.get('id') as string;
   ids.code = code.get('id') as string;
   // run it through the API, as any collaborator could
-  let res: Response | null = null;
-  for (let i = 0; i < 50 && (!res || res.status === 404); i++) {
-    res = await fetch(`${baseURL()}/api/notebooks/${notebookId}/cells/${ids.code}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    if (res.status === 404) await new Promise((r) => setTimeout(r, 100));
-  }
-  const ran = (await res!.json()) as { status?: string };
+  const { body: ran } = await postWhenCellArrives(`${baseURL()}/api/notebooks/${notebookId}/cells/${ids.code}/run`);
   expect(ran, JSON.stringify(ran)).toMatchObject({ status: 'ok' });
   ada = await openAs(browser, 'Ada Lovelace');
   await openNotebook(ada, notebookId);

@@ -5,7 +5,7 @@ import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
 import { DEMO_MODEL_NAME, demoReply } from '../../demo/offline-model';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { createNotebook, tempDir } from '../support/server';
+import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, type YClient } from '../support/yclient';
 
 let server: RunningServer;
@@ -34,15 +34,7 @@ afterAll(async () => {
 
 async function ask(prompt: string) {
   const cellId = insertCell(client.doc, client.doc.getArray('cells').length, {});
-  for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${server.url}/api/notebooks/${notebookId}/cells/${cellId}/generate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt, wait: true, by: { name: 'Demo user' } }),
-    });
-    if (res.status !== 404) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await postWhenCellArrives(`${server.url}/api/notebooks/${notebookId}/cells/${cellId}/generate`, { prompt, wait: true, by: { name: 'Demo user' } }, 60_000);
   return { cell: cellToJSON(findCell(client.doc, cellId)!), ai: aiInfo(findCell(client.doc, cellId)!)! };
 }
 

@@ -6,7 +6,7 @@ import { cellsOf, cellToJSON, findCell, insertCell, metaOf } from '../../common/
 import type { CellJSON, ExecutionState } from '../../common/notebook/types';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
-import { createNotebook, tempDir } from '../support/server';
+import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 
 let server: RunningServer;
@@ -229,12 +229,7 @@ describe('an unreachable gateway', () => {
       await c.synced;
       const cellId = insertCell(c.doc, 0, { source: '1+1' });
       const id = c.provider.roomname;
-      let res: Response | null = null;
-      for (let i = 0; i < 50 && (!res || res.status === 404); i++) {
-        res = await fetch(`${bad.url}/api/notebooks/${id}/cells/${cellId}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-        if (res.status === 404) await new Promise((r) => setTimeout(r, 50));
-      }
-      const body = (await res!.json()) as any;
+      const { body } = await postWhenCellArrives(`${bad.url}/api/notebooks/${id}/cells/${cellId}/run`);
       expect(body.status).toBe('kernel-error');
       expect(body.message).toMatch(/unreachable/i);
       const cellJson = await waitFor(() => {

@@ -33,3 +33,16 @@ export async function createNotebook(baseUrl: string, title?: string): Promise<s
   if (res.status !== 201) throw new Error(`create notebook: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
 }
+
+/**
+ * POSTs JSON to a cell route of a cell a Yjs client has just inserted: the route answers 404 until
+ * the insert has reached the server, so this retries 404s for a few seconds.
+ */
+export async function postWhenCellArrives(url: string, body: unknown = {}, timeoutMs = 5000): Promise<{ status: number; body: any }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 404 || Date.now() > deadline) return { status: res.status, body: await res.json() };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
