@@ -147,6 +147,25 @@ export function getKernelState(doc: Y.Doc): KernelState | undefined {
   return metaOf(doc).get('kernel') as KernelState | undefined;
 }
 
+/**
+ * Stored under meta `files`: bumped whenever the notebook's working directory may have changed (an
+ * upload, a delete, the end of any run), so every client refreshes its Files list.
+ */
+export interface FilesState {
+  rev: number;
+  at: number;
+}
+
+export function getFilesState(doc: Y.Doc): FilesState | undefined {
+  return metaOf(doc).get('files') as FilesState | undefined;
+}
+
+/** Marks the working directory as changed (call inside the caller's transaction when there is one). */
+export function markFilesChanged(doc: Y.Doc): void {
+  const prev = getFilesState(doc);
+  metaOf(doc).set('files', { rev: (typeof prev?.rev === 'number' ? prev.rev : 0) + 1, at: Date.now() } satisfies FilesState);
+}
+
 export function cellIndex(doc: Y.Doc, id: string): number {
   const cells = cellsOf(doc);
   for (let i = 0; i < cells.length; i++) if (cells.get(i).get('id') === id) return i;

@@ -67,7 +67,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 /** Maps kernel-layer failures to HTTP answers that say what to do. */
-function kernelHttpError(err: unknown): unknown {
+export function kernelHttpError(err: unknown): unknown {
   if (err instanceof RunError) return err.code === 'NOT_FOUND' ? new HttpError(404, 'NOT_FOUND', err.message) : badRequest(err.message, err.code);
   if (err instanceof KernelError) {
     const status = err.code === 'GATEWAY_UNREACHABLE' || err.code === 'GATEWAY_START_FAILED' ? 503 : 502;

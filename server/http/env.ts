@@ -24,6 +24,10 @@ export const EnvSchema = z.object({
   KERNEL_GATEWAY_TOKEN: optionalString,
   /** minutes a kernel may stay idle before it is shut down (restarted on the next run) */
   KERNEL_IDLE_MINUTES: z.coerce.number().positive().default(60),
+  /** largest file one upload may write into a notebook's working directory, in MiB */
+  FILES_MAX_FILE_MB: z.coerce.number().positive().default(512),
+  /** all files of one notebook's working directory together, in MiB */
+  FILES_QUOTA_MB: z.coerce.number().positive().default(2048),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,

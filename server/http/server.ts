@@ -16,6 +16,9 @@ import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
+import { createFilesApi } from './files-api';
+import { FilesService } from '../notebook/files';
+import { MiB, type FileLimits } from '../kernel/kernel-files';
 import { errorHandler } from './errors';
 import { mountRemix } from './remix';
 import type { Env } from './env';
@@ -46,6 +49,8 @@ export interface ServerOptions {
   aiTurnOptions?: Partial<StreamTurnOptions>;
   /** token budget of one generation (default MAX_TOKENS_PER_GENERATION) */
   aiMaxTokens?: number;
+  /** limits of the files API (default from FILES_MAX_FILE_MB, FILES_QUOTA_MB and DEFAULT_FILE_LIMITS) */
+  fileLimits?: Partial<FileLimits>;
 }
 
 export interface RunningServer {
@@ -56,6 +61,7 @@ export interface RunningServer {
   notebooks: NotebookService;
   execution: ExecutionService;
   ai: AiService;
+  files: FilesService;
   close(): Promise<void>;
 }
 
@@ -79,6 +85,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (opts.warmKernels) execution.warmUp();
   const model = opts.model !== undefined ? opts.model : modelConfigFromEnv({ OPENAI_API_KEY: env.OPENAI_API_KEY, OPENAI_BASE_URL: env.OPENAI_BASE_URL, OPENAI_MODEL: env.OPENAI_MODEL });
   const ai = new AiService({ rooms, execution, model, log, turnOptions: opts.aiTurnOptions, maxTokens: opts.aiMaxTokens });
+  const files = new FilesService(rooms, execution, {
+    maxFileBytes: Math.floor(env.FILES_MAX_FILE_MB * MiB),
+    quotaBytes: Math.floor(env.FILES_QUOTA_MB * MiB),
+    ...opts.fileLimits,
+  });
   const currentSource = async (notebookId: string, cellId: string) => {
     const room = await rooms.get(notebookId);
     const cell = room && findCell(room.doc, cellId);
@@ -94,6 +105,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const app = express();
   app.disable('x-powered-by');
+  // before the JSON API: its body parser must never read an upload
+  app.use('/api', createFilesApi({ notebooks, files }));
   app.use('/api', createApi({ notebooks, execution, ai, cellSource: currentSource }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
@@ -128,6 +141,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notebooks,
     execution,
     ai,
+    files,
     close() {
       closing ??= (async () => {
         await ai.stopAll();

@@ -9,6 +9,7 @@ export type KernelErrorCode =
   | 'KERNEL_RESTARTED' // restart() was called while the request was running
   | 'EVAL_FAILED' // evaluateSilently: the code raised
   | 'TIMEOUT' // evaluateSilently: no answer in time
+  | 'COMM_FAILED' // a comm request got no answer (the kernel-side handler is missing or broke)
   | 'CLOSED'; // the service was closed
 
 export class KernelError extends Error {

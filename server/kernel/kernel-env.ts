@@ -30,6 +30,11 @@ export function notebookWorkDir(workRoot: string, notebookId: string): string {
   return dir;
 }
 
+/** Working directory on an external gateway's host, relative to the directory kernels start in. */
+export function remoteNotebookWorkDir(notebookId: string): string {
+  return `notebooks/${notebookDirName(notebookId)}`;
+}
+
 export interface KernelEnvOptions {
   /** bin directory of the Python environment the (embedded) gateway runs kernels from. */
   venvBin?: string;
@@ -47,10 +52,11 @@ export function kernelEnv(workDir: string, opts: KernelEnvOptions): Record<strin
     LANG: 'C.UTF-8',
     LC_ALL: 'C.UTF-8',
     PYTHONUNBUFFERED: '1',
-    // Enterprise Gateway's convention for the kernel's working directory (ignored by Kernel Gateway).
-    KERNEL_WORKING_DIR: workDir,
     KERNEL_USERNAME: 'ynotebook',
   };
+  // Enterprise Gateway's convention for the kernel's working directory (ignored by Kernel Gateway);
+  // only a path of the kernel's own host makes sense there.
+  if (path.isAbsolute(workDir)) env.KERNEL_WORKING_DIR = workDir;
   if (opts.isLocal) {
     env.PATH = [...(opts.venvBin ? [opts.venvBin] : []), ...SYSTEM_PATH].join(path.delimiter);
     env.HOME = process.env.HOME ?? workDir;

@@ -4,7 +4,7 @@ import type { ServerConnection } from '@jupyterlab/services';
 import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir } from './embedded-gateway.js';
 import { KernelError } from './errors.js';
 import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndpoint } from './gateway-connection.js';
-import { kernelEnv, notebookWorkDir } from './kernel-env.js';
+import { kernelEnv, notebookWorkDir, remoteNotebookWorkDir } from './kernel-env.js';
 import { DEFAULT_IDLE_CULL_MS, NotebookKernelImpl } from './notebook-kernel.js';
 import type { KernelServiceOptions, NotebookKernel } from './types.js';
 
@@ -82,7 +82,9 @@ export class KernelService {
     if (this.isClosed) throw new KernelError('CLOSED', 'the kernel service is closed');
     let k = this.kernels.get(notebookId);
     if (!k) {
-      const workDir = notebookWorkDir(this.opts.workRoot, notebookId);
+      // An external gateway's disk is not ours: there the directory is relative to where the
+      // gateway starts kernels (its own root), never a path of this server's DATA_DIR.
+      const workDir = this.embedded ? notebookWorkDir(this.opts.workRoot, notebookId) : remoteNotebookWorkDir(notebookId);
       if (this.embedded) mkdirSync(workDir, { recursive: true });
       const venvBin = venvBinDir(this.opts.pythonDir);
       const isLocal = this.embedded !== null;

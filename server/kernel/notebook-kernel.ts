@@ -1,15 +1,20 @@
 // One notebook's kernel on a Kernel Gateway: lazy start, per-notebook working directory,
 // death detection, restart, idle cull. Knows nothing of Yjs.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { KernelAPI, KernelConnection, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
 import { KernelError } from './errors.js';
 import { probeGateway, toKernelError, type GatewayEndpoint } from './gateway-connection.js';
-import type { ExecuteOptions, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
+import type { CommChannel, CommReply, ExecuteOptions, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
 
 /** Time for a started kernel to connect and answer kernel_info. */
 export const KERNEL_READY_TIMEOUT_MS = 60_000;
 export const DEFAULT_EVAL_TIMEOUT_MS = 10_000;
 export const DEFAULT_IDLE_CULL_MS = 60 * 60 * 1000;
+/** Default time a comm request (a file chunk, a listing) may wait for the kernel's answer. */
+export const DEFAULT_COMM_TIMEOUT_MS = 60_000;
+/** How long after the kernel finished a comm message its answer may still arrive. */
+const COMM_ANSWER_GRACE_MS = 5_000;
 /** How long a connection to an auto-restarted (dead for us) kernel may take to settle before we drop it. */
 const AUTORESTART_SETTLE_MS = 15_000;
 
@@ -34,9 +39,13 @@ export interface NotebookKernelDeps {
 
 type Listener = (s: KernelStatus, detail?: string) => void;
 
+/** The kernel side of the files API (see files_helper.py), installed at every (re)start. */
+const FILES_HELPER_SOURCE = readFileSync(new URL('./files_helper.py', import.meta.url), 'utf8');
+
 /**
  * Python run silently after every (re)start: the working directory is set from inside the kernel,
- * so it works with any gateway (remote, Enterprise Gateway) and not only one sharing our disk.
+ * so it works with any gateway (remote, Enterprise Gateway) and not only one sharing our disk; the
+ * files helper is registered in a namespace of its own, invisible to the notebook's code.
  * JSON string literals are valid Python string literals.
  */
 function initCode(workDir: string): string {
@@ -45,7 +54,23 @@ function initCode(workDir: string): string {
     `__yn_os.makedirs(${JSON.stringify(workDir)}, exist_ok=True)`,
     `__yn_os.chdir(${JSON.stringify(workDir)})`,
     'del __yn_os',
+    '__yn_ns = {"__name__": "ynotebook_files"}',
+    `exec(compile(${JSON.stringify(FILES_HELPER_SOURCE)}, "<ynotebook files>", "exec"), __yn_ns)`,
+    // the directory just entered, made absolute: later chdir()s of the notebook's code do not move it
+    '__yn_ns["register"](__import__("os").getcwd())',
+    'del __yn_ns',
   ].join('\n');
+}
+
+/** A standalone ArrayBuffer holding exactly these bytes: the message serializer ignores byteOffset. */
+function exactBuffer(b: Uint8Array): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer;
+  // a copy (Buffer#slice would share the pool's memory instead)
+  return new Uint8Array(b).buffer as ArrayBuffer;
+}
+
+function toBuffers(list: readonly (ArrayBuffer | ArrayBufferView)[] | undefined): Buffer[] {
+  return (list ?? []).map((b) => (ArrayBuffer.isView(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b)));
 }
 
 export class NotebookKernelImpl implements NotebookKernel {
@@ -133,7 +158,8 @@ export class NotebookKernelImpl implements NotebookKernel {
     const conn = new KernelConnection({
       model,
       serverSettings: this.deps.settings(),
-      handleComms: false,
+      // we are the only client of this kernel; comms carry the files API (files_helper.py)
+      handleComms: true,
       username: 'ynotebook',
       clientId: randomUUID(),
     });
@@ -381,6 +407,76 @@ export class NotebookKernelImpl implements NotebookKernel {
       return stdout;
     } finally {
       this.scheduleCull();
+    }
+  }
+
+  async openComm(target: string, data: Record<string, unknown>, timeoutMs = DEFAULT_COMM_TIMEOUT_MS): Promise<CommChannel> {
+    const conn = await this.ensureKernel();
+    this.clearCull();
+    const comm = conn.createComm(target);
+    let isClosed = false;
+    // One answer per message: the kernel replies with a comm_msg whose parent is our message. It is
+    // matched by parent id on the comm itself, since ipykernel may publish the request's "idle"
+    // status before the answer (then the request's future is already done).
+    const waiting = new Map<string, (reply: CommReply) => void>();
+    comm.onMsg = (msg) => {
+      const parentId = (msg.parent_header as { msg_id?: string } | undefined)?.msg_id;
+      const resolve = parentId ? waiting.get(parentId) : undefined;
+      if (!resolve) return;
+      waiting.delete(parentId!);
+      resolve({ data: msg.content.data, buffers: toBuffers(msg.buffers) });
+    };
+    const ask = (send: () => Kernel.IShellFuture, what: string, timeout: number): Promise<CommReply> => {
+      const future = send();
+      const id = future.msg.header.msg_id;
+      const answered = new Promise<CommReply>((resolve, reject) => {
+        waiting.set(id, resolve);
+        // handled, yet no answer even a while after: the kernel-side helper is missing or broke
+        future.done.then(
+          () => {
+            setTimeout(() => {
+              if (!waiting.delete(id)) return;
+              reject(new KernelError('COMM_FAILED', `the kernel gave no answer to ${what} (its files helper is not running)`));
+            }, COMM_ANSWER_GRACE_MS).unref();
+          },
+          () => undefined, // death and timeouts come through track()
+        );
+      });
+      return this.track(answered, timeout, `the kernel did not answer ${what}`).catch((err: unknown) => {
+        waiting.delete(id);
+        throw err;
+      });
+    };
+    try {
+      const opened = await ask(() => comm.open(data as never), `opening ${target}`, timeoutMs);
+      return {
+        opened,
+        request: (body, buffers, t = timeoutMs) => {
+          if (isClosed || comm.isDisposed) return Promise.reject(new KernelError('COMM_FAILED', 'the comm is closed'));
+          return ask(() => comm.send(body as never, undefined, buffers?.map(exactBuffer), true), `${target} ${String(body.op ?? 'request')}`, t);
+        },
+        close: () => {
+          if (isClosed) return;
+          isClosed = true;
+          if (!comm.isDisposed && !conn.isDisposed) {
+            try {
+              comm.close();
+            } catch {
+              // the kernel is gone: nothing to close
+            }
+          }
+          this.scheduleCull();
+        },
+      };
+    } catch (err) {
+      isClosed = true;
+      try {
+        if (!comm.isDisposed && !conn.isDisposed) comm.close();
+      } catch {
+        // the kernel is gone
+      }
+      this.scheduleCull();
+      throw err;
     }
   }
 

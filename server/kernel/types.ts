@@ -44,16 +44,37 @@ export interface KernelServiceOptions {
   log?: (msg: string) => void;
 }
 
+/** What a kernel-side comm answered: its JSON data and its binary buffers. */
+export interface CommReply {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data: any;
+  buffers: Buffer[];
+}
+
+/** A comm opened on the kernel, used as request/answer: each request gets exactly one answer. */
+export interface CommChannel {
+  /** the kernel's answer to the open */
+  readonly opened: CommReply;
+  /** sends data (and binary buffers) and resolves with the kernel's answer to that message */
+  request(data: Record<string, unknown>, buffers?: Uint8Array[], timeoutMs?: number): Promise<CommReply>;
+  close(): void;
+}
+
 export interface NotebookKernel {
   readonly notebookId: string;
   readonly status: KernelStatus;
   /** True while a kernel process exists for this notebook (false before the first execute, after cull/shutdown/death). */
   readonly isRunning: boolean;
-  /** Working directory of the kernel (on the kernel's host). */
+  /** Working directory of the kernel, on the kernel's host: absolute with the embedded gateway, relative to the start directory of an external gateway's kernels. */
   readonly workDir: string;
   onStatus(cb: (s: KernelStatus, detail?: string) => void): () => void;
   execute(code: string, opts: ExecuteOptions): Promise<ExecuteResult>;
   evaluateSilently(code: string, timeoutMs?: number): Promise<string>;
+  /**
+   * Opens a comm to a target registered in the kernel (starting the kernel when none runs) and
+   * waits for its answer to the open. Like silent code, it waits behind a running cell.
+   */
+  openComm(target: string, data: Record<string, unknown>, timeoutMs?: number): Promise<CommChannel>;
   interrupt(): Promise<void>;
   restart(): Promise<void>;
   shutdown(): Promise<void>;

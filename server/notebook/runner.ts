@@ -2,7 +2,7 @@
 // execution_count in the document, and the kernel's messages streamed into the cell's outputs.
 // Knows the document and the kernel interface; knows nothing of HTTP.
 import type * as Y from 'yjs';
-import { cellType, findCell, metaOf } from '../../common/notebook/model';
+import { cellType, findCell, markFilesChanged, metaOf } from '../../common/notebook/model';
 import type { Actor, ExecutionState, KernelState, KernelStatus } from '../../common/notebook/types';
 import { ORIGIN_SERVER } from '../sync/room';
 import type { RoomManager } from '../sync/rooms';
@@ -74,13 +74,15 @@ export class NotebookRunner {
     });
   }
 
-  private async setState(cellId: string, state: ExecutionState | null) {
+  private async setState(cellId: string, state: ExecutionState | null, opts: { hasRun?: boolean } = {}) {
     await this.withDoc((doc) => {
       const cell = findCell(doc, cellId);
       if (!cell) return;
       doc.transact(() => {
         if (state && state.state !== 'idle') cell.set('execution_state', state);
         else cell.set('execution_state', { state: 'idle', since: Date.now() } satisfies ExecutionState);
+        // code that ran may have written files: every client's Files list refreshes (same update)
+        if (opts.hasRun) markFilesChanged(doc);
       }, ORIGIN_SERVER);
     });
   }
@@ -171,7 +173,7 @@ export class NotebookRunner {
       }
     } finally {
       this.abort = null;
-      await this.setState(item.cellId, null);
+      await this.setState(item.cellId, null, { hasRun: true });
       held.release();
     }
   }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KernelError, KernelService, type KernelOutputMessage, type KernelStatus, type NotebookKernel } from '../../server/kernel/index.js';
-import { createTestKernelService, silenceJupyterServicesLogs, useKernelService } from '../support/gateway.js';
+import { createTestKernelService, silenceJupyterServicesLogs, startExternalGateway, useKernelService } from '../support/gateway.js';
 
 // Before any kernel starts: a secret in the server's environment that no kernel may see.
 const FAKE_KEY = `sk-test-${randomBytes(8).toString('hex')}`;
@@ -287,51 +287,30 @@ describe('KernelService (real Kernel Gateway)', () => {
   });
 
   it('uses an external gateway (start.sh) and still keeps its secrets from the kernel', async () => {
-    const port = await freePort();
-    const token = randomBytes(16).toString('hex');
-    const root = path.resolve(import.meta.dirname, '../..');
     // The gateway process itself holds secrets here, as a careless deployment would.
-    const gw = spawn(path.join(root, 'kernel-gateway/start.sh'), [], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? os.tmpdir(),
-        KG_PORT: String(port),
-        KG_AUTH_TOKEN: token,
-        OPENAI_API_KEY: FAKE_KEY,
-        DATABASE_URL: 'postgres://secret',
-      } as unknown as NodeJS.ProcessEnv,
-      stdio: 'ignore',
-    });
+    const gw = await startExternalGateway({ OPENAI_API_KEY: FAKE_KEY, DATABASE_URL: 'postgres://secret' });
     const workRoot = mkdtempSync(path.join(os.tmpdir(), 'yn-kernel-ext-'));
     try {
-      const url = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const ok = await fetch(`${url}/api/kernelspecs`, { headers: { Authorization: `token ${token}` } }).then((r) => r.ok, () => false);
-        if (ok) break;
-        if (Date.now() > deadline) throw new Error('external gateway did not start');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      const bad = await KernelService.create({ gatewayUrl: url, gatewayToken: 'wrong', workRoot, log: () => {} });
+      const bad = await KernelService.create({ gatewayUrl: gw.url, gatewayToken: 'wrong', workRoot, log: () => {} });
       const authErr = await bad.kernelFor('a').execute('1', { onOutput: () => {} }).then(() => null, (e: unknown) => e);
       expect((authErr as KernelError).code).toBe('GATEWAY_AUTH_FAILED');
       await bad.close();
 
-      const svc = await KernelService.create({ gatewayUrl: url, gatewayToken: token, workRoot, log: () => {} });
+      const svc = await KernelService.create({ gatewayUrl: gw.url, gatewayToken: gw.token, workRoot, log: () => {} });
       try {
         const k = svc.kernelFor('ext');
         const env = JSON.parse(await k.evaluateSilently('import os, json; print(json.dumps(dict(os.environ)))')) as Record<string, string>;
         expect(env.OPENAI_API_KEY).toBeUndefined();
         expect(env.DATABASE_URL).toBeUndefined();
         expect(env.KG_AUTH_TOKEN).toBeUndefined();
-        expect(Object.values(env).join('\n')).not.toContain(token);
-        expect(await k.evaluateSilently('import os; print(os.getcwd())')).toBe(`${path.join(workRoot, 'ext')}\n`);
+        expect(Object.values(env).join('\n')).not.toContain(gw.token);
+        // the working directory is on the gateway's side, under where it starts kernels, not in our work root
+        expect(await k.evaluateSilently('import os; print(os.getcwd())')).toBe(`${path.join(gw.root, 'notebooks', 'ext')}\n`);
       } finally {
         await svc.close();
       }
     } finally {
-      gw.kill('SIGTERM');
-      await new Promise((r) => gw.once('exit', r));
+      await gw.stop();
       rmSync(workRoot, { recursive: true, force: true });
     }
   });

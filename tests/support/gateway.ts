@@ -1,5 +1,9 @@
-// Test helper: a real KernelService on a real (embedded) Kernel Gateway with a temporary work root.
+// Test helper: a real KernelService on a real (embedded) Kernel Gateway with a temporary work root,
+// and a separate "remote" Kernel Gateway process for tests of KERNEL_GATEWAY_URL.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -57,4 +61,68 @@ export function silenceJupyterServicesLogs(): void {
   console.log = (...args: unknown[]) => (isChatter(args[0]) ? undefined : origLog(...args));
   // restart() reconnects the WebSocket on purpose; the library warns about it.
   console.warn = (...args: unknown[]) => (isChatter(args[0]) ? undefined : origWarn(...args));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ExternalGateway {
+  url: string;
+  token: string;
+  /** the directory the gateway starts its kernels in (its "disk"; not the app's DATA_DIR) */
+  root: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts kernel-gateway/start.sh as a separate process with its own root directory, the way a
+ * remote gateway runs: the app reaches it only over HTTP and WebSocket. `extraEnv` lets a test give
+ * the gateway process secrets a careless deployment would.
+ */
+export async function startExternalGateway(extraEnv: Record<string, string> = {}): Promise<ExternalGateway> {
+  const port = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const root = mkdtempSync(path.join(os.tmpdir(), 'yn-remote-gw-'));
+  const repo = path.resolve(import.meta.dirname, '../..');
+  const gw = spawn(path.join(repo, 'kernel-gateway/start.sh'), [], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: root,
+      KG_PORT: String(port),
+      KG_AUTH_TOKEN: token,
+      ...extraEnv,
+    } as unknown as NodeJS.ProcessEnv,
+    stdio: 'ignore',
+  });
+  const exited = new Promise((r) => gw.once('exit', r));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${url}/api/kernelspecs`, { headers: { Authorization: `token ${token}` } }).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline || gw.exitCode !== null) {
+      gw.kill('SIGKILL');
+      throw new Error('external gateway did not start');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    token,
+    root,
+    async stop() {
+      if (gw.exitCode === null) gw.kill('SIGTERM');
+      await exited;
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
