@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Creates (idempotently) the Python environment of the kernel gateway: kernel-gateway/.venv.
-// Re-running is a no-op unless kernel-gateway/requirements.txt changed: the hash of the file
-// is kept in a stamp inside the venv and compared on every run.
+// Installs requirements.txt and, when present, requirements-dev.txt (nbformat and nbconvert, which
+// the tests use; jupyter_server needs them anyway) in one pip run, so the resolver sees every pin.
+// Re-running is a no-op unless one of them changed: their hash is kept in a stamp inside the venv
+// and compared on every run.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -48,10 +50,15 @@ function findSystemPython() {
 export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, log = (m) => console.log(`[setup-python] ${m}`) } = {}) {
   const requirements = path.join(pythonDir, 'requirements.txt');
   if (!existsSync(requirements)) throw new SetupPythonError(`missing ${requirements}`);
+  const devRequirements = path.join(pythonDir, 'requirements-dev.txt');
+  const files = existsSync(devRequirements) ? [requirements, devRequirements] : [requirements];
   const venvDir = path.join(pythonDir, '.venv');
   const python = venvPython(venvDir);
   const stamp = path.join(venvDir, STAMP_NAME);
-  const hash = createHash('sha256').update(readFileSync(requirements)).digest('hex');
+  const hasher = createHash('sha256').update(readFileSync(requirements));
+  // the dev file joins the hash: adding or changing it re-runs pip once
+  if (files.length > 1) hasher.update('\0requirements-dev.txt\0').update(readFileSync(devRequirements));
+  const hash = hasher.digest('hex');
 
   let changed = false;
   if (!existsSync(python)) {
@@ -70,9 +77,9 @@ export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, log = (m) => conso
     log('Python environment up to date (requirements unchanged)');
     return { venvDir, python, changed };
   }
-  log(previous ? 'requirements.txt changed; installing' : 'installing requirements');
+  log(previous ? 'requirements changed; installing' : 'installing requirements');
   run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--upgrade', 'pip'], log);
-  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', requirements], log);
+  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', ...files.flatMap((f) => ['-r', f])], log);
   writeFileSync(stamp, `${hash}\n`);
   log('Python environment ready');
   return { venvDir, python, changed: true };

@@ -10,6 +10,8 @@ import {
   MAX_CONTEXT_CELLS,
   MAX_CONTEXT_CHARS,
   MAX_CONTEXT_FILES,
+  MAX_EXCEL_PEEK_BYTES,
+  MAX_FILE_HEADER_CHARS,
   MAX_CONTEXT_VARIABLES,
   MAX_ERROR_OUTPUT_CHARS,
   MAX_OUTPUT_CHARS_PER_CELL_IN_CONTEXT,
@@ -46,7 +48,9 @@ const InspectSchema = z.object({
       }),
     )
     .default([]),
-  files: z.array(z.object({ name: z.string(), size: z.number(), dir: z.boolean() })).default([]),
+  files: z
+    .array(z.object({ name: z.string(), size: z.number(), dir: z.boolean(), header: z.string().optional(), sheets: z.array(z.string()).optional() }))
+    .default([]),
 });
 export type KernelInspection = z.infer<typeof InspectSchema>;
 
@@ -81,13 +85,40 @@ def _ynb_inspect():
         out['variables'].append(info)
         if len(out['variables']) >= ${MAX_CONTEXT_VARIABLES}:
             break
+    # the files, as the files API lists them (hidden ones left out), with a peek at tables:
+    # "what is in the file I uploaded?" needs no blind first run
     try:
-        for f in sorted(os.listdir('.'))[:${MAX_CONTEXT_FILES}]:
-            try:
-                st = os.stat(f)
-                out['files'].append({'name': f, 'size': st.st_size, 'dir': os.path.isdir(f)})
-            except OSError:
-                pass
+        for dirpath, dirnames, filenames in os.walk('.'):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith('.') and d != '__pycache__')
+            for f in sorted(filenames):
+                if f.startswith('.') or len(out['files']) >= ${MAX_CONTEXT_FILES}:
+                    continue
+                p = os.path.join(dirpath, f)[2:]
+                try:
+                    info = {'name': p, 'size': os.stat(p).st_size, 'dir': False}
+                except OSError:
+                    continue
+                ext = os.path.splitext(f)[1].lower()
+                try:
+                    if ext in ('.csv', '.tsv', '.txt') and info['size'] > 0:
+                        with open(p, 'r', encoding='utf-8', errors='replace') as fh:
+                            info['header'] = fh.readline(${MAX_FILE_HEADER_CHARS}).rstrip('\\r\\n')
+                    elif ext in ('.xlsx', '.xlsm') and info['size'] < ${MAX_EXCEL_PEEK_BYTES}:
+                        import openpyxl
+                        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+                        try:
+                            sheets = wb.sheetnames
+                            ws = wb[sheets[0]]
+                            first = next(ws.iter_rows(max_row=1, values_only=True), ())
+                            info['sheets'] = sheets[:20]
+                            info['header'] = ', '.join('' if v is None else str(v) for v in first)[:${MAX_FILE_HEADER_CHARS}]
+                        finally:
+                            wb.close()
+                except Exception:
+                    pass
+                out['files'].append(info)
+            if len(out['files']) >= ${MAX_CONTEXT_FILES}:
+                break
     except OSError:
         pass
     print(json.dumps(out))
@@ -163,7 +194,20 @@ function describeVariables(ins: KernelInspection): string {
 
 function describeFiles(ins: KernelInspection): string {
   if (!ins.files.length) return 'The working directory is empty.';
-  return ins.files.map((f) => `- ${f.name}${f.dir ? '/' : ` (${f.size} bytes)`}`).join('\n');
+  return ins.files
+    .map((f) => {
+      let line = `- ${f.name}${f.dir ? '/' : ` (${humanSize(f.size)})`}`;
+      if (f.sheets?.length) line += `; sheets: ${f.sheets.join(', ')}`;
+      if (f.header !== undefined) line += `; first row: ${f.header}`;
+      return line;
+    })
+    .join('\n');
+}
+
+function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /**

@@ -24,6 +24,10 @@ export const MAX_CONTEXT_VARIABLES = 50;
 
 /** Files of the kernel's working directory listed in the context. */
 export const MAX_CONTEXT_FILES = 100;
+/** Characters of a CSV's (or an Excel sheet's) first row shown to the model. */
+export const MAX_FILE_HEADER_CHARS = 300;
+/** Excel files larger than this are listed without a look inside (opening them takes too long). */
+export const MAX_EXCEL_PEEK_BYTES = 20 * 1024 * 1024;
 
 /** The prompt a person types is refused past this length. */
 export const MAX_PROMPT_CHARS = 8_000;

@@ -16,6 +16,7 @@ import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
+import { createIpynbApi } from './ipynb-api';
 import { createFilesApi } from './files-api';
 import { FilesService } from '../notebook/files';
 import { MiB, type FileLimits } from '../kernel/kernel-files';
@@ -107,6 +108,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.disable('x-powered-by');
   // before the JSON API: its body parser must never read an upload
   app.use('/api', createFilesApi({ notebooks, files }));
+  // before the JSON API too: the import reads its raw body with its own limit
+  app.use('/api', createIpynbApi({ notebooks, rooms }));
   app.use('/api', createApi({ notebooks, execution, ai, cellSource: currentSource }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });

@@ -14,8 +14,9 @@ export function newNotebookId(): string {
 export class NotebookService {
   constructor(private storage: Storage) {}
 
-  async create(opts: { title?: unknown } = {}): Promise<NotebookRecord> {
-    return this.storage.createNotebook({ id: newNotebookId(), title: cleanTitle(opts.title) });
+  /** `initialState`: the whole document as one Yjs update (an import), stored with the record atomically. */
+  async create(opts: { title?: unknown; initialState?: Uint8Array } = {}): Promise<NotebookRecord> {
+    return this.storage.createNotebook({ id: newNotebookId(), title: cleanTitle(opts.title) }, opts.initialState);
   }
 
   async get(id: string): Promise<NotebookRecord | null> {

@@ -86,10 +86,13 @@ export class SqliteStorage implements Storage {
     };
   }
 
-  async createNotebook(rec: { id: string; title: string }): Promise<NotebookRecord> {
+  async createNotebook(rec: { id: string; title: string }, initialState?: Uint8Array): Promise<NotebookRecord> {
     const now = Date.now();
     try {
-      this.stmt.insertNotebook.run(rec.id, rec.title, now, now);
+      this.db.transaction(() => {
+        this.stmt.insertNotebook.run(rec.id, rec.title, now, now);
+        if (initialState) this.stmt.append.run(rec.id, Buffer.from(initialState.buffer, initialState.byteOffset, initialState.byteLength));
+      })();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new StorageError('DUPLICATE', `notebook ${rec.id} already exists`, { cause: err });

@@ -18,7 +18,11 @@ export interface StoredUpdates {
 }
 
 export interface Storage {
-  createNotebook(rec: { id: string; title: string }): Promise<NotebookRecord>;
+  /**
+   * Creates the record, and with `initialState` (a Yjs update) its document too, in one step: the
+   * notebook is listed with its content or not at all (an import never shows half-made).
+   */
+  createNotebook(rec: { id: string; title: string }, initialState?: Uint8Array): Promise<NotebookRecord>;
   getNotebook(id: string): Promise<NotebookRecord | null>;
   listNotebooks(): Promise<NotebookRecord[]>;
   /** title and updatedAt are derived from the document; the document stays the source of truth */

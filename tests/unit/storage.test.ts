@@ -67,6 +67,25 @@ describe('sqlite storage', () => {
     expect(fs.existsSync(path.join(dir, SQLITE_FILE))).toBe(true);
   });
 
+  it('creates a notebook with its initial document in one step, or not at all', async () => {
+    const st = openSqliteStorage(tmp());
+    const src = new Y.Doc();
+    src.getText('t').insert(0, 'imported content');
+    const state = Y.encodeStateAsUpdate(src);
+    await st.createNotebook({ id: 'imp', title: 'Imported' }, state);
+    const loaded = await st.loadUpdates('imp');
+    const doc = new Y.Doc();
+    for (const u of loaded.updates) Y.applyUpdate(doc, u);
+    expect(doc.getText('t').toString()).toBe('imported content');
+    expect((await st.listNotebooks()).map((n) => n.title)).toEqual(['Imported']);
+
+    // a failed create (the id is taken) stores no document either
+    await expect(st.createNotebook({ id: 'imp', title: 'again' }, Y.encodeStateAsUpdate(new Y.Doc()))).rejects.toMatchObject({ code: 'DUPLICATE' });
+    expect(await st.countUpdates('imp')).toBe(1);
+    expect(await st.listNotebooks()).toHaveLength(1);
+    await st.close();
+  });
+
   it('deleting a notebook removes its updates', async () => {
     const st = openSqliteStorage(tmp());
     await st.createNotebook({ id: 'n1', title: 't' });
