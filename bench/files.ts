@@ -55,7 +55,7 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.
 /** Streams `data` as the PUT body (no whole-body copy), returns seconds. */
 async function timedPut(url: string, data: Buffer, expectSha: string): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(url, { method: 'PUT', body: data });
+  const res = await fetch(url, { method: 'PUT', body: data as unknown as BodyInit });
   const body = (await res.json()) as { sha256?: string };
   const dt = (performance.now() - t0) / 1000;
   if (res.status !== 201 || body.sha256 !== expectSha) throw new Error(`PUT ${url}: ${res.status} ${JSON.stringify(body)}`);

@@ -2,7 +2,7 @@
 // death detection, restart, idle cull. Knows nothing of Yjs.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { KernelAPI, KernelConnection, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
+import { CommsOverSubshells, KernelAPI, KernelConnection, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
 import { KernelError } from './errors.js';
 import { probeGateway, toKernelError, type GatewayEndpoint } from './gateway-connection.js';
 import type { CommChannel, CommReply, ExecuteOptions, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
@@ -160,6 +160,11 @@ export class NotebookKernelImpl implements NotebookKernel {
       serverSettings: this.deps.settings(),
       // we are the only client of this kernel; comms carry the files API (files_helper.py)
       handleComms: true,
+      // On ipykernel 7 the library would move each comm target to a kernel subshell (a thread of its
+      // own), created asynchronously: the first messages of a comm then go to the main shell and the
+      // later ones to the subshell, out of order, and answers went missing. One shell keeps every
+      // file operation in order (it waits behind a running cell; docs/decisions/0008).
+      commsOverSubshells: CommsOverSubshells.Disabled,
       username: 'ynotebook',
       clientId: randomUUID(),
     });
