@@ -9,6 +9,7 @@ import { readEnv } from '../server/http/env';
 import { startServer } from '../server/http/server';
 import { connectClient } from '../tests/support/yclient';
 import { tempDir } from '../tests/support/server';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../tests/support/auth';
 
 export interface Stats {
   runs: number;
@@ -27,7 +28,7 @@ export async function benchExecution(runs: number): Promise<{ direct: Stats; app
   const quietDebug = console.debug;
   const quietLog = console.log;
   console.debug = () => undefined;
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir('ynb-bench-'), NODE_ENV: 'test' });
+  const env = readEnv({ PORT: '0', DATA_DIR: tempDir('ynb-bench-'), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   const server = await startServer({ env, withUi: false, warmKernels: true, log: () => undefined });
   try {
     const kernels = await server.execution.kernels;
@@ -64,7 +65,7 @@ export async function benchExecution(runs: number): Promise<{ direct: Stats; app
         };
         watcher.doc.on('update', check);
       });
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: '1', wait: false }) });
+      const res = await fetchAsAdmin(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: '1', wait: false }) });
       if (res.status !== 202) throw new Error(`run failed: ${res.status}`);
       return seen;
     };

@@ -15,6 +15,7 @@ import { readEnv } from '../server/http/env';
 import { startServer } from '../server/http/server';
 import { MiB } from '../server/kernel/kernel-files';
 import { tempDir } from '../tests/support/server';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../tests/support/auth';
 
 export const FILE_BENCH_SIZES_MB = [1, 20, 200];
 
@@ -55,7 +56,7 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.
 /** Streams `data` as the PUT body (no whole-body copy), returns seconds. */
 async function timedPut(url: string, data: Buffer, expectSha: string): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(url, { method: 'PUT', body: data as unknown as BodyInit });
+  const res = await fetchAsAdmin(url, { method: 'PUT', body: data as unknown as BodyInit });
   const body = (await res.json()) as { sha256?: string };
   const dt = (performance.now() - t0) / 1000;
   if (res.status !== 201 || body.sha256 !== expectSha) throw new Error(`PUT ${url}: ${res.status} ${JSON.stringify(body)}`);
@@ -64,7 +65,7 @@ async function timedPut(url: string, data: Buffer, expectSha: string): Promise<n
 
 async function timedGet(url: string, expectSha: string): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(url);
+  const res = await fetchAsAdmin(url);
   const hash = createHash('sha256');
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
   const dt = (performance.now() - t0) / 1000;
@@ -81,7 +82,7 @@ export async function benchFiles(opts: { sizesMB?: number[]; rounds?: (sizeMB: n
   console.log = (...a: unknown[]) => (isChatter(a) ? undefined : quiet(...a));
   console.debug = (...a: unknown[]) => (isChatter(a) ? undefined : quietDebug(...a));
   const root = tempDir('ynb-bench-files-');
-  const env = readEnv({ PORT: '0', DATA_DIR: path.join(root, 'data'), NODE_ENV: 'test' });
+  const env = readEnv({ PORT: '0', DATA_DIR: path.join(root, 'data'), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   const server = await startServer({ env, withUi: false, warmKernels: true, log: () => undefined, fileLimits: { maxFileBytes: 1024 * MiB, quotaBytes: 4096 * MiB } });
   fs.mkdirSync(path.join(root, 'plain'));
   const baseline = await startBaseline(path.join(root, 'plain'));
@@ -89,7 +90,7 @@ export async function benchFiles(opts: { sizesMB?: number[]; rounds?: (sizeMB: n
   try {
     const nb = await server.notebooks.create({ title: 'bench files' });
     // the kernel starts on the first request: not part of any measurement
-    await fetch(`${server.url}/api/notebooks/${nb.id}/files`);
+    await fetchAsAdmin(`${server.url}/api/notebooks/${nb.id}/files`);
     for (const mb of sizes) {
       const data = randomBytes(mb * 1_000_000);
       const sha = createHash('sha256').update(data).digest('hex');
@@ -106,7 +107,7 @@ export async function benchFiles(opts: { sizesMB?: number[]; rounds?: (sizeMB: n
       }
       const rate = (xs: number[]) => mb / median(xs);
       rows.push({ sizeMB: mb, rounds, appUp: rate(up.app), appDown: rate(down.app), baseUp: rate(up.base), baseDown: rate(down.base) });
-      await fetch(appUrl, { method: 'DELETE' });
+      await fetchAsAdmin(appUrl, { method: 'DELETE' });
     }
   } finally {
     await baseline.close();

@@ -14,15 +14,29 @@ export interface ModelInfo {
   endpoint: string | null;
 }
 
+/** Whether this server's kernels run in the sandbox; null with an external gateway (its business). */
+export interface KernelSandboxInfo {
+  active: boolean;
+  reason?: string;
+}
+
 export interface AppServices {
   listNotebooks(): Promise<NotebookSummary[]>;
-  createNotebook(opts: { title?: string }): Promise<{ id: string }>;
+  createNotebook(opts: { title?: string }): Promise<{ id: string; token: string }>;
   getNotebook(id: string): Promise<NotebookSummary | null>;
   modelInfo(): ModelInfo;
+  /** the kernels' sandbox state (null: an external gateway's, or the gateway is not up) */
+  kernelSandbox(): Promise<KernelSandboxInfo | null>;
+}
+
+/** Who is looking at a page: their role on the page's notebook (`admin` anywhere), or null. */
+export interface ViewerInfo {
+  role: 'viewer' | 'editor' | 'owner' | 'admin' | null;
 }
 
 declare module '@remix-run/node' {
   interface AppLoadContext {
     services: AppServices;
+    viewer: ViewerInfo;
   }
 }

@@ -98,3 +98,75 @@ def _watch_parent():
 
 
 _watch_parent()
+
+
+# --- Kernels through kernel_launcher.py: limits and the bubblewrap sandbox -------------------
+# The embedded gateway (server/kernel/embedded-gateway.ts) sets KG_KERNEL_LAUNCHER=1 and the
+# KG_KERNEL_* / KG_SANDBOX* values below; a gateway started by hand (start.sh, Docker) keeps the
+# stock kernelspec unless they are set. The kernelspec "python3" written here shadows the venv's
+# own through JUPYTER_PATH, so default_kernel_name and every start request use it.
+# See docs/decisions/0009-kernel-sandbox.md.
+def _install_launcher_kernelspec():
+    import atexit
+    import json
+    import shutil
+    import sys
+    import tempfile
+
+    if os.environ.get("KG_KERNEL_LAUNCHER") != "1":
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    # one folder per gateway process, named by its pid; those of gateways that died without their
+    # atexit (SIGKILL) are removed by the next one
+    prefix = "ynb-gateway-"
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        pid = name[len(prefix):]
+        if name.startswith(prefix) and pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(tmp, name), True)
+            except OSError:
+                pass
+    spec_root = os.path.join(tmp, prefix + str(os.getpid()))
+    shutil.rmtree(spec_root, True)
+    os.makedirs(spec_root, mode=0o700)
+    atexit.register(shutil.rmtree, spec_root, True)
+    spec_dir = os.path.join(spec_root, "kernels", "python3")
+    os.makedirs(spec_dir)
+    argv = [sys.executable, os.path.join(here, "kernel_launcher.py")]
+    argv += ["--sandbox", "on" if os.environ.get("KG_SANDBOX") == "on" else "off"]
+    argv += ["--bwrap", os.environ.get("KG_SANDBOX_BWRAP", "bwrap")]
+    argv += ["--work-root", os.environ.get("KG_WORK_ROOT", "")]
+    argv += ["--memory-mb", os.environ.get("KG_KERNEL_MEMORY_MB", "0")]
+    argv += ["--pids-max", os.environ.get("KG_KERNEL_PIDS_MAX", "0")]
+    argv += ["--tmp-mb", os.environ.get("KG_KERNEL_TMP_MB", "512")]
+    network = os.environ.get("KG_KERNEL_NETWORK", "host")
+    argv += ["--network", network]
+    if network == "none":
+        # no network namespace of their own without ipc: see ynotebook_ipc.py
+        ipc_root = os.path.join(spec_root, "ipc")
+        os.makedirs(ipc_root, mode=0o700)
+        os.environ["KG_KERNEL_IPC_ROOT"] = ipc_root
+        argv += ["--ipc-root", ipc_root]
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        # no __pycache__ beside the app's source for one small module
+        sys.dont_write_bytecode = True
+        c.MappingKernelManager.kernel_manager_class = "ynotebook_ipc.IpcKernelManager"
+    argv += ["--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {
+        "argv": argv,
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "metadata": {"debugger": True},
+        "kernel_protocol_version": "5.5",
+    }
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump(spec, f, indent=1)
+    previous = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = spec_root + ((os.pathsep + previous) if previous else "")
+
+
+_install_launcher_kernelspec()

@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 // Creates (idempotently) the Python environment of the kernel gateway: kernel-gateway/.venv.
-// Installs requirements.txt and, when present, requirements-dev.txt (nbformat and nbconvert, which
-// the tests use; jupyter_server needs them anyway) in one pip run, so the resolver sees every pin.
-// Re-running is a no-op unless one of them changed: their hash is kept in a stamp inside the venv
-// and compared on every run.
+// Installs requirements.lock: every package, transitive ones included, pinned with its hashes
+// (`pip install --require-hashes`), generated from the top-level pins in requirements.txt and
+// requirements-dev.txt by `npm run lock:python` (this script with --lock, which runs
+// `uv pip compile --generate-hashes --universal` from a pinned uv in a throwaway venv).
+// Re-running is a no-op unless the lock changed: its hash is kept in a stamp inside the venv.
+// A top-level pin that the lock does not match fails loudly: re-lock after editing requirements.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_PYTHON_DIR = path.join(ROOT, 'kernel-gateway');
 const STAMP_NAME = '.requirements.sha256';
+export const LOCK_NAME = 'requirements.lock';
+/** The tool that writes the lock, itself pinned. */
+const UV_VERSION = '0.13.9';
+const LOCK_PYTHON_VERSION = '3.11';
 
 export class SetupPythonError extends Error {}
 
@@ -47,18 +54,71 @@ function findSystemPython() {
  * Ensures `<pythonDir>/.venv` exists with the pinned requirements installed.
  * @returns {{ venvDir: string, python: string, changed: boolean }}
  */
-export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, log = (m) => console.log(`[setup-python] ${m}`) } = {}) {
+/** The top-level requirement files the lock is generated from. */
+function inputFiles(pythonDir) {
   const requirements = path.join(pythonDir, 'requirements.txt');
   if (!existsSync(requirements)) throw new SetupPythonError(`missing ${requirements}`);
   const devRequirements = path.join(pythonDir, 'requirements-dev.txt');
-  const files = existsSync(devRequirements) ? [requirements, devRequirements] : [requirements];
-  const venvDir = path.join(pythonDir, '.venv');
+  return existsSync(devRequirements) ? [requirements, devRequirements] : [requirements];
+}
+
+const normalize = (name) => name.toLowerCase().replace(/[-_.]+/g, '-');
+
+/** name -> version of every `name==version` line. */
+function pins(text) {
+  const out = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)/.exec(line.trim());
+    if (m) out.set(normalize(m[1]), m[2]);
+  }
+  return out;
+}
+
+/** Fails when a top-level pin is missing from the lock or has another version there. */
+export function checkLockMatches(pythonDir = DEFAULT_PYTHON_DIR) {
+  const lockFile = path.join(pythonDir, LOCK_NAME);
+  if (!existsSync(lockFile)) throw new SetupPythonError(`missing ${lockFile}: run \`npm run lock:python\``);
+  const locked = pins(readFileSync(lockFile, 'utf8'));
+  for (const f of inputFiles(pythonDir)) {
+    for (const [name, version] of pins(readFileSync(f, 'utf8'))) {
+      if (locked.get(name) !== version) {
+        throw new SetupPythonError(
+          `${path.basename(f)} pins ${name}==${version} but ${LOCK_NAME} has ${locked.has(name) ? `${name}==${locked.get(name)}` : 'no such package'}: run \`npm run lock:python\``,
+        );
+      }
+    }
+  }
+  return lockFile;
+}
+
+/**
+ * Regenerates requirements.lock from requirements.txt and requirements-dev.txt: every transitive
+ * package with the sha256 of each of its files on PyPI, resolved for Python 3.11 on every platform.
+ */
+export function lockPython({ pythonDir = DEFAULT_PYTHON_DIR, log = (m) => console.log(`[lock-python] ${m}`) } = {}) {
+  const toolDir = path.join(tmpdir(), `ynotebook-uv-${UV_VERSION}`);
+  const toolPython = venvPython(toolDir);
+  if (!existsSync(toolPython)) run(findSystemPython(), ['-m', 'venv', toolDir], log);
+  run(toolPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', `uv==${UV_VERSION}`], log);
+  const uv = path.join(path.dirname(toolPython), process.platform === 'win32' ? 'uv.exe' : 'uv');
+  const rel = (f) => path.relative(ROOT, f);
+  const args = [
+    'pip', 'compile', '--universal', '--python-version', LOCK_PYTHON_VERSION, '--generate-hashes',
+    '--no-config', '--index-url', 'https://pypi.org/simple', '--custom-compile-command', 'npm run lock:python',
+    '--output-file', rel(path.join(pythonDir, LOCK_NAME)), ...inputFiles(pythonDir).map(rel),
+  ];
+  log(`$ uv ${args.join(' ')}`);
+  const r = spawnSync(uv, args, { stdio: 'inherit', cwd: ROOT });
+  if (r.status !== 0) throw new SetupPythonError(`uv pip compile exited with ${r.status}`);
+  checkLockMatches(pythonDir);
+  log(`wrote ${rel(path.join(pythonDir, LOCK_NAME))}`);
+}
+
+export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, venvDir = path.join(pythonDir, '.venv'), log = (m) => console.log(`[setup-python] ${m}`) } = {}) {
+  const lockFile = checkLockMatches(pythonDir);
   const python = venvPython(venvDir);
   const stamp = path.join(venvDir, STAMP_NAME);
-  const hasher = createHash('sha256').update(readFileSync(requirements));
-  // the dev file joins the hash: adding or changing it re-runs pip once
-  if (files.length > 1) hasher.update('\0requirements-dev.txt\0').update(readFileSync(devRequirements));
-  const hash = hasher.digest('hex');
+  const hash = createHash('sha256').update('requirements.lock\0').update(readFileSync(lockFile)).digest('hex');
 
   let changed = false;
   if (!existsSync(python)) {
@@ -77,9 +137,10 @@ export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, log = (m) => conso
     log('Python environment up to date (requirements unchanged)');
     return { venvDir, python, changed };
   }
-  log(previous ? 'requirements changed; installing' : 'installing requirements');
-  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--upgrade', 'pip'], log);
-  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', ...files.flatMap((f) => ['-r', f])], log);
+  log(previous ? 'requirements.lock changed; installing' : 'installing requirements.lock');
+  // --require-hashes: a file whose sha256 is not in the lock is refused; --no-deps: the lock is
+  // the whole environment, nothing is resolved at install time
+  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--require-hashes', '--no-deps', '-r', lockFile], log);
   writeFileSync(stamp, `${hash}\n`);
   log('Python environment ready');
   return { venvDir, python, changed: true };
@@ -87,7 +148,8 @@ export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, log = (m) => conso
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   try {
-    setupPython();
+    if (process.argv.includes('--lock')) lockPython();
+    else setupPython(process.argv.includes('--venv') ? { venvDir: path.resolve(process.argv[process.argv.indexOf('--venv') + 1]) } : {});
   } catch (err) {
     console.error(`[setup-python] FAILED: ${err instanceof Error ? err.message : String(err)}`);
     console.error('[setup-python] fix the problem above and re-run `npm run setup:python`.');

@@ -2,12 +2,16 @@
 // build) and then runs the server in the foreground.
 import { spawn, execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { ensureBubblewrap } from './apt-install.mjs';
 import { buildIfStale } from './build-if-stale.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 
 if (!process.env.KERNEL_GATEWAY_URL) {
   execFileSync(process.execPath, [path.join(root, 'scripts', 'setup-python.mjs')], { stdio: 'inherit' });
+  // the embedded gateway's kernels run under bubblewrap; not fatal: the server says loudly when
+  // they cannot (and refuses to start kernels with KERNEL_SANDBOX=required)
+  if (process.env.KERNEL_SANDBOX !== 'off') ensureBubblewrap((m) => console.log(`[start] ${m}`));
 }
 buildIfStale();
 

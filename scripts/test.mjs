@@ -5,25 +5,23 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureBubblewrap, ensureDebianPackage } from './apt-install.mjs';
 import { buildIfStale } from './build-if-stale.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';
 
 function ensureChromium() {
-  if (fs.existsSync(CHROMIUM)) return;
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot) {
+  if (!ensureDebianPackage({ binary: CHROMIUM, pkg: 'chromium', why: 'the browser tests', log: (m) => console.log(`test: ${m}`) })) {
     console.error(`Chromium is missing at ${CHROMIUM}: install Debian's package (sudo apt-get install -y chromium).`);
     process.exit(1);
   }
-  console.log('test: installing Chromium from Debian packages…');
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
 execFileSync(process.execPath, [path.join(root, 'scripts', 'setup-python.mjs')], { stdio: 'inherit' });
 ensureChromium();
+// tests/integration/sandbox.test.ts needs a working bubblewrap; other tests run either way
+ensureBubblewrap((m) => console.log(`test: ${m}`));
 buildIfStale();
 
 const suites = [

@@ -101,7 +101,7 @@ export function createApi(deps: ApiDeps): Router {
     route(async (req, res) => {
       const body = parse(CreateBody, req.body);
       const rec = await deps.notebooks.create({ title: body.title });
-      res.status(201).json({ id: rec.id, title: rec.title });
+      res.status(201).json({ id: rec.id, token: rec.ownerToken, title: rec.title });
     }),
   );
 

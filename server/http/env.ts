@@ -15,6 +15,11 @@ const optionalString = z
   .transform((v) => (v.trim() === '' ? undefined : v.trim()))
   .optional();
 
+const commaList = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -24,10 +29,30 @@ export const EnvSchema = z.object({
   KERNEL_GATEWAY_TOKEN: optionalString,
   /** minutes a kernel may stay idle before it is shut down (restarted on the next run) */
   KERNEL_IDLE_MINUTES: z.coerce.number().positive().default(60),
+  /** bubblewrap around the embedded gateway's kernels: auto (when it works), required, off */
+  KERNEL_SANDBOX: z.enum(['auto', 'required', 'off']).default('auto'),
+  /** address space one kernel may use, in MiB (0: no limit) */
+  KERNEL_MEMORY_MB: z.coerce.number().int().min(0).default(2048),
+  /** processes and threads one kernel may have (0: no limit; needs a writable pids cgroup) */
+  KERNEL_PIDS_MAX: z.coerce.number().int().min(0).default(256),
+  /** size of a kernel's private /tmp and HOME (tmpfs, in RAM), in MiB each */
+  KERNEL_TMP_MB: z.coerce.number().int().min(1).default(512),
+  /** `none`: kernels run without network (only with the sandbox; they reach the gateway over ipc) */
+  KERNEL_NETWORK: z.enum(['host', 'none']).default('host'),
+  /** the bubblewrap executable (tests point it elsewhere to simulate a machine without it) */
+  KERNEL_SANDBOX_BWRAP: z.string().min(1).default('bwrap'),
   /** largest file one upload may write into a notebook's working directory, in MiB */
   FILES_MAX_FILE_MB: z.coerce.number().positive().default(512),
   /** all files of one notebook's working directory together, in MiB */
   FILES_QUOTA_MB: z.coerce.number().positive().default(2048),
+  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR */
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional()),
+  /** extra host names this server answers to (comma-separated; `*`: any, behind a proxy that checks Host) */
+  ALLOWED_HOSTS: commaList,
+  /** extra origins allowed to make state-changing requests and open WebSockets (comma-separated) */
+  ALLOWED_ORIGINS: commaList,
+  /** the address people reach the app at (behind a proxy); its host and origin are allowed, links use it */
+  PUBLIC_URL: optionalUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,

@@ -110,7 +110,7 @@ export function createIpynbApi(deps: IpynbApiDeps): Router {
       }
       // the record and the whole document in one transaction: never listed half-made
       const rec = await deps.notebooks.create({ title: imported.title, initialState: imported.update });
-      res.status(201).json({ id: rec.id, title: rec.title, cells: imported.cellCount });
+      res.status(201).json({ id: rec.id, token: rec.ownerToken, title: rec.title, cells: imported.cellCount });
     }),
   );
 

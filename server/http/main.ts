@@ -29,6 +29,10 @@ async function main() {
     throw err;
   }
   consoleLogger('info', `data in ${env.dataDir}`);
+  // as Jupyter does: the address that signs the admin in (the token is also in DATA_DIR/admin-token)
+  const local = ['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(env.HOST) ? `http://localhost:${server.port}` : server.url;
+  const base = (env.PUBLIC_URL ?? local).replace(/\/+$/, '');
+  console.log(`sign in as the admin: ${base}/?token=${encodeURIComponent(server.adminToken)}`);
   // tests and scripts wait for this exact line
   console.log(`listening on ${server.url}`);
   let stopping = false;

@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import express, { type Express } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import { createRequestHandler } from '@remix-run/express';
 import type { ServerBuild } from '@remix-run/node';
-import type { AppServices } from '../../common/app-context';
+import type { AppServices, ViewerInfo } from '../../common/app-context';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 export const BUILD_DIR = path.join(PROJECT_ROOT, 'build');
@@ -14,9 +14,9 @@ export class MissingBuildError extends Error {}
 
 export async function mountRemix(
   app: Express,
-  opts: { mode: 'production' | 'development'; services: AppServices },
+  opts: { mode: 'production' | 'development'; services: AppServices; viewer?: (res: Response) => ViewerInfo },
 ): Promise<{ close(): Promise<void> }> {
-  const getLoadContext = () => ({ services: opts.services });
+  const getLoadContext = (_req: Request, res: Response) => ({ services: opts.services, viewer: opts.viewer?.(res) ?? { role: null } });
   if (opts.mode === 'development') {
     const vite = await import('vite');
     const server = await vite.createServer({

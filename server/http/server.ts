@@ -16,6 +16,11 @@ import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
+import { AccessService, loadAdminToken } from '../access/access';
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from '../access/rate-limit';
+import { CloseCode } from '../sync/close-codes';
+import { createLinksApi } from './links-api';
+import { apiGuard, credentialsOf, hostGuard, pageGuard, RequestGuard, securityHeaders } from './security';
 import { createIpynbApi } from './ipynb-api';
 import { createFilesApi } from './files-api';
 import { FilesService } from '../notebook/files';
@@ -52,6 +57,8 @@ export interface ServerOptions {
   aiMaxTokens?: number;
   /** limits of the files API (default from FILES_MAX_FILE_MB, FILES_QUOTA_MB and DEFAULT_FILE_LIMITS) */
   fileLimits?: Partial<FileLimits>;
+  /** runs and generations per minute per token (default DEFAULT_RATE_LIMITS) */
+  rateLimits?: Partial<RateLimits>;
 }
 
 export interface RunningServer {
@@ -63,6 +70,11 @@ export interface RunningServer {
   execution: ExecutionService;
   ai: AiService;
   files: FilesService;
+  access: AccessService;
+  /** the instance admin's token (ADMIN_TOKEN, or the one kept in DATA_DIR) */
+  adminToken: string;
+  /** true when this start made the admin token (print the sign-in URL) */
+  isAdminTokenNew: boolean;
   close(): Promise<void>;
 }
 
@@ -70,6 +82,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { env } = opts;
   const log = opts.log ?? consoleLogger;
   const storage = opts.storage ?? openSqliteStorage(env.dataDir);
+  const admin = loadAdminToken(env.dataDir, env.ADMIN_TOKEN);
+  const access = new AccessService(storage, admin.token);
+  const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
+  const guard = new RequestGuard({ bindHost: env.HOST, publicUrl: env.PUBLIC_URL, allowedHosts: env.ALLOWED_HOSTS, allowedOrigins: env.ALLOWED_ORIGINS });
   const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: resetInterruptedWork });
   const notebooks = new NotebookService(storage);
   const createKernels =
@@ -80,6 +96,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         gatewayToken: env.KERNEL_GATEWAY_TOKEN,
         workRoot: path.join(env.dataDir, 'kernels'),
         idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
+        sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP },
         log: (m) => log('info', `kernel: ${m}`),
       }));
   const execution = new ExecutionService(rooms, createKernels, log);
@@ -99,13 +116,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const services: AppServices = {
     listNotebooks: () => notebooks.list(),
-    createNotebook: async ({ title }) => ({ id: (await notebooks.create({ title })).id }),
+    createNotebook: async ({ title }) => {
+      const rec = await notebooks.create({ title });
+      return { id: rec.id, token: rec.ownerToken };
+    },
     getNotebook: (id) => notebooks.get(id),
     modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null }),
+    kernelSandbox: async () => {
+      try {
+        const state = (await execution.kernels).sandbox;
+        return state ? { active: state.active, ...(state.reason ? { reason: state.reason } : {}) } : null;
+      } catch {
+        return null;
+      }
+    },
   };
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(hostGuard(guard));
+  app.use(securityHeaders());
+  // every API request passes the door first: Origin, credentials, the route's role, rate limits
+  app.use('/api', apiGuard(guard, access, limiter));
+  app.use('/api', createLinksApi({ notebooks, access, publicUrl: env.PUBLIC_URL }));
   // before the JSON API: its body parser must never read an upload
   app.use('/api', createFilesApi({ notebooks, files }));
   // before the JSON API too: the import reads its raw body with its own limit
@@ -115,12 +148,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
   });
   app.use('/api', errorHandler((m) => log('error', m)));
-  const remix = opts.withUi === false ? null : await mountRemix(app, { mode: env.NODE_ENV === 'development' ? 'development' : 'production', services });
+  app.use(pageGuard(guard, access, { isSecure: env.PUBLIC_URL?.startsWith('https:') ?? false }));
+  const remix =
+    opts.withUi === false
+      ? null
+      : await mountRemix(app, {
+          mode: env.NODE_ENV === 'development' ? 'development' : 'production',
+          services,
+          viewer: (res) => ({ role: res.locals.role ?? null }),
+        });
   app.use(errorHandler((m) => log('error', m)));
 
   const server = http.createServer(app);
-  const sync = createSyncServer(rooms, log);
+  const sync = createSyncServer(rooms, log, {
+    authorize: async (req, notebookId) => {
+      const principal = await access.resolve(credentialsOf(req, notebookId, { query: true }));
+      if (!principal) return { ok: false, code: CloseCode.UNAUTHORIZED };
+      const role = access.roleOn(principal, notebookId);
+      if (role === null) return { ok: false, code: CloseCode.FORBIDDEN };
+      return { ok: true, isReadOnly: role === 'viewer', grantId: principal.kind === 'grant' ? principal.grantId : null };
+    },
+  });
+  access.onRevoke((grantId) => sync.closeGrant(grantId));
   server.on('upgrade', (req, socket, head) => {
+    // DNS rebinding and cross-site WebSocket hijacking stop here, before any protocol
+    if (!guard.isHostAllowed(req) || !guard.isOriginAllowed(req)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ncross-site or unknown host\n');
+      return;
+    }
     if (!sync.handleUpgrade(req, socket, head)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     }
@@ -145,6 +200,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     execution,
     ai,
     files,
+    access,
+    adminToken: admin.token,
+    isAdminTokenNew: admin.isGenerated,
     close() {
       closing ??= (async () => {
         await ai.stopAll();

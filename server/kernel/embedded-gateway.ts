@@ -44,6 +44,8 @@ export interface EmbeddedGatewayOptions {
   log: (msg: string) => void;
   /** Called when the gateway exited unexpectedly (all its kernels are gone). */
   onCrash?: (detail: string) => void;
+  /** more KG_* settings for gateway_config.py (the kernel launcher's limits and sandbox) */
+  extraEnv?: Record<string, string>;
 }
 
 export class EmbeddedGateway {
@@ -99,6 +101,7 @@ export class EmbeddedGateway {
       ...(process.env.SYSTEMROOT ? { SYSTEMROOT: process.env.SYSTEMROOT } : {}),
       // KG_TCP_NODELAY=0 turns the latency fix of gateway_config.py off (to measure it).
       ...(process.env.KG_TCP_NODELAY ? { KG_TCP_NODELAY: process.env.KG_TCP_NODELAY } : {}),
+      ...this.opts.extraEnv,
     };
     const args = ['-m', 'jupyter', 'kernelgateway', `--config=${path.join(pythonDir, 'gateway_config.py')}`];
     log(`starting embedded Kernel Gateway on 127.0.0.1:${this.port}`);

@@ -5,6 +5,7 @@ export type KernelErrorCode =
   | 'GATEWAY_START_FAILED' // the embedded gateway could not be started
   | 'GATEWAY_ERROR' // the gateway answered with an unexpected error
   | 'KERNEL_START_FAILED' // the gateway could not start a kernel
+  | 'SANDBOX_UNAVAILABLE' // KERNEL_SANDBOX=required and bubblewrap cannot run here: no kernel starts
   | 'KERNEL_DEAD' // the kernel died (killed, out of memory, gateway lost) during a request
   | 'KERNEL_RESTARTED' // restart() was called while the request was running
   | 'EVAL_FAILED' // evaluateSilently: the code raised

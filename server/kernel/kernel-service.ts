@@ -6,6 +6,7 @@ import { KernelError } from './errors.js';
 import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndpoint } from './gateway-connection.js';
 import { kernelEnv, notebookWorkDir, remoteNotebookWorkDir } from './kernel-env.js';
 import { DEFAULT_IDLE_CULL_MS, NotebookKernelImpl } from './notebook-kernel.js';
+import { resolveSandbox, type SandboxState } from './sandbox.js';
 import type { KernelServiceOptions, NotebookKernel } from './types.js';
 
 /**
@@ -21,6 +22,7 @@ export class KernelService {
     private readonly opts: KernelServiceOptions & { idleCullMs: number; pythonDir: string; log: (m: string) => void },
     private readonly endpoint: GatewayEndpoint,
     private readonly embedded: EmbeddedGateway | null,
+    private readonly sandboxState: SandboxState | null,
   ) {
     this.settings = makeServerSettings(endpoint);
   }
@@ -44,15 +46,18 @@ export class KernelService {
       } catch (err) {
         opts.log(`Kernel Gateway at ${endpoint.url} not usable yet: ${err instanceof Error ? err.message : String(err)}`);
       }
-      return new KernelService(opts, endpoint, null);
+      return new KernelService(opts, endpoint, null, null);
     }
+    // probed once, before the gateway starts: its kernelspec is written from the outcome
+    const sandbox = resolveSandbox(opts.sandbox, opts.workRoot, opts.log);
     const embedded = await EmbeddedGateway.start({
       pythonDir: opts.pythonDir,
       cwd: opts.workRoot,
       log: opts.log,
       onCrash: (detail) => service?.onGatewayLost(detail),
+      extraEnv: sandbox.gatewayEnv,
     });
-    service = new KernelService(opts, { url: embedded.url, token: embedded.token }, embedded);
+    service = new KernelService(opts, { url: embedded.url, token: embedded.token }, embedded, sandbox.state);
     return service;
   }
 
@@ -71,6 +76,15 @@ export class KernelService {
   /** True when this service started the gateway itself. */
   get isEmbedded(): boolean {
     return this.embedded !== null;
+  }
+
+  /**
+   * Whether this server's kernels run in the bubblewrap sandbox (docs/decisions/0009-kernel-sandbox.md),
+   * for the UI's "not sandboxed" badge. `null` with an external gateway (KERNEL_GATEWAY_URL): there
+   * the sandbox is that gateway's business and this server cannot tell.
+   */
+  get sandbox(): Readonly<SandboxState> | null {
+    return this.sandboxState;
   }
 
   /** pid of the embedded gateway process (tests, diagnostics). */
@@ -94,6 +108,9 @@ export class KernelService {
         endpoint: () => this.endpoint,
         settings: () => this.settings,
         kernelEnv: (dir) => kernelEnv(dir, { venvBin: isLocal ? venvBin : undefined, isLocal }),
+        startBlocker: this.sandboxState?.isRefusing
+          ? () => new KernelError('SANDBOX_UNAVAILABLE', `Kernels are not started: ${this.sandboxState!.reason}.`)
+          : undefined,
         idleCullMs: this.opts.idleCullMs,
         log: this.opts.log,
       });

@@ -33,6 +33,8 @@ export interface NotebookKernelDeps {
   endpoint: () => GatewayEndpoint;
   settings: () => ServerConnection.ISettings;
   kernelEnv: (workDir: string) => Record<string, string>;
+  /** when set and it returns an error, no kernel is started (KERNEL_SANDBOX=required without bubblewrap) */
+  startBlocker?: () => KernelError | null;
   idleCullMs: number;
   log: (msg: string) => void;
 }
@@ -41,6 +43,48 @@ type Listener = (s: KernelStatus, detail?: string) => void;
 
 /** The kernel side of the files API (see files_helper.py), installed at every (re)start. */
 const FILES_HELPER_SOURCE = readFileSync(new URL('./files_helper.py', import.meta.url), 'utf8');
+
+/**
+ * `pip install` in a kernel of the embedded gateway goes to the notebook's own folder (PIP_TARGET,
+ * also on PYTHONPATH; see kernel-gateway/kernel_launcher.py). That folder is made by the first
+ * install, after the import system has noted it as missing: once it changes, the import caches are
+ * dropped so the package imports at once. No-op where YNOTEBOOK_PIP_TARGET is unset (remote gateways).
+ */
+const PIP_TARGET_HOOK = `
+def __yn_pip_hook():
+    import os, sys, importlib
+    target = os.environ.get("YNOTEBOOK_PIP_TARGET")
+    ip = get_ipython() if "get_ipython" in globals() else None
+    if not target or ip is None:
+        return
+    if target not in sys.path:
+        sys.path.insert(1, target)
+    seen = [None]
+    def after(*_):
+        try:
+            mtime = os.stat(target).st_mtime_ns
+        except OSError:
+            return
+        if mtime != seen[0]:
+            seen[0] = mtime
+            importlib.invalidate_caches()
+    ip.events.register("post_run_cell", after)
+__yn_pip_hook()
+del __yn_pip_hook
+def __yn_memory_note():
+    import os
+    limit = os.environ.get("YNOTEBOOK_MEMORY_MB")
+    ip = get_ipython() if "get_ipython" in globals() else None
+    if not limit or ip is None:
+        return
+    note = "This kernel may use at most %s MiB of memory (KERNEL_MEMORY_MB); free some (del, gc.collect()) or restart the kernel." % limit
+    def on_memory_error(shell, etype, value, tb, tb_offset=None):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        import sys
+        print(note, file=sys.stderr)
+    ip.set_custom_exc((MemoryError,), on_memory_error)
+__yn_memory_note()
+del __yn_memory_note`;
 
 /**
  * Python run silently after every (re)start: the working directory is set from inside the kernel,
@@ -59,6 +103,7 @@ function initCode(workDir: string): string {
     // the directory just entered, made absolute: later chdir()s of the notebook's code do not move it
     '__yn_ns["register"](__import__("os").getcwd())',
     'del __yn_ns',
+    PIP_TARGET_HOOK,
   ].join('\n');
 }
 
@@ -137,6 +182,11 @@ export class NotebookKernelImpl implements NotebookKernel {
 
   private async startKernel(): Promise<KernelConnection> {
     this.clearCull();
+    const blocked = this.deps.startBlocker?.();
+    if (blocked) {
+      this.setStatus('dead', blocked.message);
+      throw blocked;
+    }
     this.setStatus('starting');
     const fail = (err: KernelError): never => {
       this.setStatus(err.code === 'GATEWAY_UNREACHABLE' ? 'unreachable' : 'dead', err.message);

@@ -1,3 +1,5 @@
+import type { KernelSandboxOptions } from './sandbox.js';
+
 export type KernelStatus = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead' | 'unreachable';
 
 export type KernelOutputMsgType =
@@ -39,6 +41,12 @@ export interface KernelServiceOptions {
   workRoot: string;
   /** Kernels idle this long are shut down; the next execute starts a new one. Default 1 h. */
   idleCullMs?: number;
+  /**
+   * Sandbox and limits of the embedded gateway's kernels (ignored with `gatewayUrl`: there they are
+   * that gateway's business). Omitted: mode `off`, so library users and tests that kill a kernel by
+   * its host pid keep working; the server passes KERNEL_SANDBOX (default `auto`).
+   */
+  sandbox?: KernelSandboxOptions;
   /** Folder holding requirements.txt, gateway_config.py and .venv. Default `kernel-gateway/`. */
   pythonDir?: string;
   log?: (msg: string) => void;

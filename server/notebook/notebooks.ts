@@ -1,6 +1,7 @@
 // Notebook records: create, list, look up. The document itself lives in the sync rooms.
 import { cleanTitle } from '../../common/notebook/model';
 import type { NotebookRecord, Storage } from '../storage/types';
+import { hashToken, newGrantId, newToken } from '../access/tokens';
 
 export const NOTEBOOK_ID_PATTERN = /^[a-z0-9]{12}$/;
 
@@ -14,10 +15,18 @@ export function newNotebookId(): string {
 export class NotebookService {
   constructor(private storage: Storage) {}
 
-  /** `initialState`: the whole document as one Yjs update (an import), stored with the record atomically. */
-  async create(opts: { title?: unknown; initialState?: Uint8Array } = {}): Promise<NotebookRecord> {
-    return this.storage.createNotebook({ id: newNotebookId(), title: cleanTitle(opts.title) }, opts.initialState);
+  /**
+   * `initialState`: the whole document as one Yjs update (an import). The record, its content and
+   * its owner's grant are stored in one step; the owner token is returned once, never stored.
+   */
+  async create(opts: { title?: unknown; initialState?: Uint8Array } = {}): Promise<NotebookRecord & { ownerToken: string }> {
+    const id = newNotebookId();
+    const ownerToken = newToken();
+    const grant = { id: newGrantId(), notebookId: id, role: 'owner' as const, tokenHash: hashToken(ownerToken), createdAt: Date.now() };
+    const rec = await this.storage.createNotebook({ id, title: cleanTitle(opts.title) }, opts.initialState, grant);
+    return { ...rec, ownerToken };
   }
+
 
   async get(id: string): Promise<NotebookRecord | null> {
     if (!NOTEBOOK_ID_PATTERN.test(id)) return null;

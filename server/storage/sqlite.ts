@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StorageError, type NotebookRecord, type Storage, type StoredUpdates } from './types';
+import { StorageError, type GrantRecord, type NotebookRecord, type Storage, type StoredUpdates } from './types';
 
 export const SQLITE_FILE = 'notebooks.sqlite';
 
@@ -25,7 +25,25 @@ CREATE TABLE IF NOT EXISTS updates (
   data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS updates_by_notebook ON updates(notebook_id, seq);
+CREATE TABLE IF NOT EXISTS grants (
+  id TEXT PRIMARY KEY,
+  notebook_id TEXT NOT NULL REFERENCES notebooks(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grants_by_notebook ON grants(notebook_id, created_at);
 `;
+
+interface GrantRow {
+  id: string;
+  notebook_id: string;
+  role: GrantRecord['role'];
+  token_hash: string;
+  created_at: number;
+}
+
+const toGrant = (r: GrantRow): GrantRecord => ({ id: r.id, notebookId: r.notebook_id, role: r.role, tokenHash: r.token_hash, createdAt: r.created_at });
 
 interface Row {
   id: string;
@@ -80,17 +98,22 @@ export class SqliteStorage implements Storage {
          ON CONFLICT(notebook_id) DO UPDATE SET state = excluded.state, up_to_seq = excluded.up_to_seq`,
       ),
       deleteUpTo: this.db.prepare('DELETE FROM updates WHERE notebook_id = ? AND seq <= ?'),
+      insertGrant: this.db.prepare('INSERT INTO grants (id, notebook_id, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)'),
+      findGrant: this.db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE token_hash = ?'),
+      listGrants: this.db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE notebook_id = ? ORDER BY created_at, id'),
+      deleteGrant: this.db.prepare('DELETE FROM grants WHERE notebook_id = ? AND id = ?'),
       count: this.db.prepare<[string], { n: number }>(
         'SELECT COUNT(*) AS n FROM updates WHERE notebook_id = ?',
       ),
     };
   }
 
-  async createNotebook(rec: { id: string; title: string }, initialState?: Uint8Array): Promise<NotebookRecord> {
+  async createNotebook(rec: { id: string; title: string }, initialState?: Uint8Array, ownerGrant?: GrantRecord): Promise<NotebookRecord> {
     const now = Date.now();
     try {
       this.db.transaction(() => {
         this.stmt.insertNotebook.run(rec.id, rec.title, now, now);
+        if (ownerGrant) this.insertGrant(ownerGrant);
         if (initialState) this.stmt.append.run(rec.id, Buffer.from(initialState.buffer, initialState.byteOffset, initialState.byteLength));
       })();
     } catch (err) {
@@ -152,6 +175,33 @@ export class SqliteStorage implements Storage {
 
   async countUpdates(id: string): Promise<number> {
     return this.stmt.count.get(id)?.n ?? 0;
+  }
+
+  private insertGrant(g: GrantRecord): void {
+    this.stmt.insertGrant.run(g.id, g.notebookId, g.role, g.tokenHash, g.createdAt);
+  }
+
+  async createGrant(grant: GrantRecord): Promise<void> {
+    try {
+      this.insertGrant(grant);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StorageError('NOT_FOUND', `notebook ${grant.notebookId} not found`, { cause: err });
+      throw new StorageError('IO', `could not store a grant: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async findGrant(tokenHash: string): Promise<GrantRecord | null> {
+    const row = this.stmt.findGrant.get(tokenHash);
+    return row ? toGrant(row) : null;
+  }
+
+  async listGrants(notebookId: string): Promise<GrantRecord[]> {
+    return this.stmt.listGrants.all(notebookId).map(toGrant);
+  }
+
+  async deleteGrant(notebookId: string, grantId: string): Promise<boolean> {
+    return this.stmt.deleteGrant.run(notebookId, grantId).changes > 0;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,20 @@ export interface NotebookRecord {
   updatedAt: number;
 }
 
+export type GrantRole = 'owner' | 'editor' | 'viewer';
+
+/**
+ * An access grant: a token that opens one notebook with one role. Only the token's sha256 is
+ * stored; the token itself is shown once, when the grant is made.
+ */
+export interface GrantRecord {
+  id: string;
+  notebookId: string;
+  role: GrantRole;
+  tokenHash: string;
+  createdAt: number;
+}
+
 export interface StoredUpdates {
   /** the compacted state (a Yjs update), or null when never compacted */
   snapshot: Uint8Array | null;
@@ -22,7 +36,7 @@ export interface Storage {
    * Creates the record, and with `initialState` (a Yjs update) its document too, in one step: the
    * notebook is listed with its content or not at all (an import never shows half-made).
    */
-  createNotebook(rec: { id: string; title: string }, initialState?: Uint8Array): Promise<NotebookRecord>;
+  createNotebook(rec: { id: string; title: string }, initialState?: Uint8Array, ownerGrant?: GrantRecord): Promise<NotebookRecord>;
   getNotebook(id: string): Promise<NotebookRecord | null>;
   listNotebooks(): Promise<NotebookRecord[]>;
   /** title and updatedAt are derived from the document; the document stays the source of truth */
@@ -35,6 +49,12 @@ export interface Storage {
   compact(id: string, snapshot: Uint8Array, upToSeq: number): Promise<void>;
   /** how many updates are stored after the snapshot */
   countUpdates(id: string): Promise<number>;
+  createGrant(grant: GrantRecord): Promise<void>;
+  /** the grant whose token has this sha256, or null */
+  findGrant(tokenHash: string): Promise<GrantRecord | null>;
+  listGrants(notebookId: string): Promise<GrantRecord[]>;
+  /** true when a grant of that notebook was deleted */
+  deleteGrant(notebookId: string, grantId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -6,10 +6,20 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** a frame that is not a valid y-websocket message, or a Yjs update that does not decode */
   BAD_MESSAGE: 4400,
-  /** access control (coming with roles) */
+  /** no credential, or one that opens nothing (`?token=` missing or unknown) */
+  UNAUTHORIZED: 4401,
+  /** a valid credential that does not open this notebook */
   FORBIDDEN: 4403,
+  /** the link this connection was opened with was revoked */
+  REVOKED: 4410,
   /** no notebook with that id */
   NOT_FOUND: 4404,
+  /** updates whose dependencies never arrived went past MAX_PENDING_BYTES_PER_CONNECTION / _PER_DOC */
+  PENDING_LIMIT: 4409,
+  /** the notebook is at MAX_DOC_BYTES: updates that add content are refused (deletions pass) */
+  DOC_TOO_LARGE: 4413,
+  /** a well-formed update that would break the notebook layout (common/notebook/layout.ts) */
+  INVALID_LAYOUT: 4422,
   /** the document could not be loaded from storage */
   LOAD_FAILED: 4500,
 } as const;
@@ -18,8 +28,13 @@ export const CloseReason: Record<number, string> = {
   [CloseCode.GOING_AWAY]: 'server shutting down',
   [CloseCode.MESSAGE_TOO_BIG]: 'message too big',
   [CloseCode.BAD_MESSAGE]: 'malformed message',
-  [CloseCode.FORBIDDEN]: 'forbidden',
+  [CloseCode.UNAUTHORIZED]: 'unauthorized: open the notebook with its link (?token=...)',
+  [CloseCode.FORBIDDEN]: 'forbidden: this token does not open this notebook',
+  [CloseCode.REVOKED]: 'access revoked: the link was deleted by the owner',
   [CloseCode.NOT_FOUND]: 'notebook not found',
+  [CloseCode.PENDING_LIMIT]: 'too many updates with missing dependencies',
+  [CloseCode.DOC_TOO_LARGE]: 'notebook too large',
+  [CloseCode.INVALID_LAYOUT]: 'update refused: it breaks the notebook layout',
   [CloseCode.LOAD_FAILED]: 'notebook could not be loaded',
 };
 

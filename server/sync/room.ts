@@ -6,7 +6,10 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
 import { getTitle, initNotebook } from '../../common/notebook/model';
+import { checkLayoutTransaction, type LayoutCheck } from '../../common/notebook/layout';
 import type { Storage } from '../storage/types';
+import { CloseCode } from './close-codes';
+import { DEFAULT_SYNC_LIMITS, dropPending, encodeStateWithoutPending, pendingBytes, type SyncLimits } from './limits';
 
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
@@ -24,10 +27,16 @@ export const STORE_RETRY_MS = 2000;
 export const ORIGIN_STORAGE = Symbol('storage');
 /** Origin of the server's own writes (kernel outputs, AI code). */
 export const ORIGIN_SERVER = 'server';
+/** Origin of client updates tried on the probe document before they reach the real one. */
+const ORIGIN_PROBE = Symbol('probe');
+/** A WebSocket close reason is at most 123 bytes. */
+const MAX_CLOSE_REASON = 120;
 
 export interface SyncConnection {
   send(message: Uint8Array): void;
   close(code: number, reason: string): void;
+  /** a viewer: receives everything, its document updates are dropped */
+  readonly isReadOnly?: boolean;
 }
 
 export class MalformedMessageError extends Error {
@@ -50,13 +59,30 @@ export class DocRoom {
   private retainCount = 0;
   private lastTitle = '';
   private closed = false;
+  readonly limits: SyncLimits;
+  /**
+   * A second copy of the document: every client update is applied here first and its transaction
+   * checked against the layout; only a valid update reaches `doc`. A refused one costs a rebuild of
+   * the probe from `doc`; a valid keystroke costs one more small applyUpdate.
+   */
+  private probe = newProbe();
+  /** true while a client update that the probe already has is applied to `doc` */
+  private applyingProbed = false;
+  /** running estimate of the encoded document size (see MAX_DOC_BYTES) */
+  private docBytes = 0;
+  /** bytes of updates per connection that left pending data; cleared when nothing is pending */
+  private pendingByConn = new Map<SyncConnection, number>();
+  private lastPendingBytes = 0;
+  /** connections closed by the room: what they still send is ignored */
+  private refused = new WeakSet<SyncConnection>();
 
   constructor(
     readonly id: string,
     private storage: Storage,
     private log: Log,
-    opts: { title?: string; onLoad?: (doc: Y.Doc) => void } = {},
+    opts: { title?: string; onLoad?: (doc: Y.Doc) => void; limits?: Partial<SyncLimits> } = {},
   ) {
+    this.limits = { ...DEFAULT_SYNC_LIMITS, ...opts.limits };
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     // the server is a peer without a presence of its own
     this.awareness.setLocalState(null);
@@ -76,6 +102,13 @@ export class DocRoom {
     );
     this.lastSeq = stored.lastSeq;
     this.updatesSinceCompact = stored.updates.length;
+    this.docBytes = (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0);
+    // snapshots made before decision 0010 could carry pending data: it is not document state
+    if (pendingBytes(this.doc) > 0) {
+      this.log('warn', `notebook ${this.id}: dropped ${pendingBytes(this.doc)} bytes of stored updates with missing dependencies`);
+      dropPending(this.doc);
+    }
+    Y.applyUpdate(this.probe, Y.encodeStateAsUpdate(this.doc));
     this.lastTitle = getTitle(this.doc);
     this.doc.on('update', this.onDocUpdate);
     // a brand-new notebook gets its meta and first cell through the normal (stored) update path
@@ -111,6 +144,9 @@ export class DocRoom {
 
   private onDocUpdate = (update: Uint8Array, origin: unknown) => {
     if (origin === ORIGIN_STORAGE) return;
+    this.docBytes += update.byteLength;
+    // the server's own writes reach the probe here; client updates are there already
+    if (!this.applyingProbed) Y.applyUpdate(this.probe, update, origin);
     // store first, broadcast after: nobody sees an update that is not on disk
     this.chain = this.chain.then(() => this.persistAndBroadcast(update, origin));
   };
@@ -171,10 +207,11 @@ export class DocRoom {
 
   async compact(): Promise<void> {
     if (this.unsaved.length) return;
-    const snapshot = Y.encodeStateAsUpdate(this.doc);
+    const snapshot = encodeStateWithoutPending(this.doc);
     try {
       await this.storage.compact(this.id, snapshot, this.lastSeq);
       this.updatesSinceCompact = 0;
+      this.docBytes = snapshot.byteLength;
     } catch (err) {
       this.log('warn', `compaction of ${this.id} failed (the update log is intact): ${(err as Error).message}`);
     }
@@ -230,6 +267,8 @@ export class DocRoom {
    * a well-formed y-websocket message; the document is untouched in that case.
    */
   handleMessage(conn: SyncConnection, message: Uint8Array): void {
+    // a connection the room refused may still have frames in flight
+    if (this.refused.has(conn)) return;
     let reply: Uint8Array | null = null;
     try {
       const decoder = decoding.createDecoder(message);
@@ -246,14 +285,17 @@ export class DocRoom {
               const encoder = encoding.createEncoder();
               encoding.writeVarUint(encoder, MESSAGE_SYNC);
               encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
-              encoding.writeVarUint8Array(encoder, Y.encodeStateAsUpdate(this.doc, sv));
+              // only integrated state: pending data of some broken client is nobody else's business
+              encoding.writeVarUint8Array(encoder, encodeStateWithoutPending(this.doc, sv));
               safeSend(conn, encoding.toUint8Array(encoder));
             });
           } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
+            // a viewer's edits are dropped: never applied, stored or broadcast (its presence still is)
+            if (conn.isReadOnly) break;
             const update = decoding.readVarUint8Array(decoder);
             // decode fully before applying, so garbage never reaches the document
-            Y.decodeUpdate(update);
-            Y.applyUpdate(this.doc, update, conn);
+            const decoded = Y.decodeUpdate(update);
+            this.applyClientUpdate(conn, update, decoded.structs.length > 0);
           } else {
             throw new MalformedMessageError(`unknown sync message type ${sub}`);
           }
@@ -291,6 +333,7 @@ export class DocRoom {
   disconnect(conn: SyncConnection): void {
     const controlled = this.conns.get(conn);
     this.conns.delete(conn);
+    this.pendingByConn.delete(conn);
     if (controlled && controlled.size) {
       awarenessProtocol.removeAwarenessStates(this.awareness, [...controlled], null);
     }
@@ -303,7 +346,150 @@ export class DocRoom {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();
     this.doc.destroy();
+    this.probe.destroy();
   }
+
+  /**
+   * A client's document update: refused when it adds content to a document at MAX_DOC_BYTES or
+   * would break the layout (tried on the probe first, so `doc` never sees it); otherwise applied,
+   * stored and broadcast, and the pending data it leaves is bounded.
+   */
+  private applyClientUpdate(conn: SyncConnection, update: Uint8Array, addsContent: boolean): void {
+    if (addsContent && this.docBytes + update.byteLength > this.limits.maxDocBytes) {
+      const mib = (n: number) => Math.round(n / (1024 * 1024));
+      this.refuse(conn, CloseCode.DOC_TOO_LARGE, `notebook is at its size limit (${mib(this.limits.maxDocBytes)} MiB); delete content to make room`);
+      return;
+    }
+    const pendingBefore = pendingBytes(this.probe);
+    let check = this.tryOnProbe(update);
+    if (check.problem && pendingBefore > 0) {
+      // the culprit may be pending data of another connection that this update completed
+      const contributors = [...this.pendingByConn.keys()].filter((c) => c !== conn);
+      this.dropAllPending();
+      check = this.tryOnProbe(update);
+      if (!check.problem) {
+        for (const c of contributors) this.refuse(c, CloseCode.INVALID_LAYOUT, 'updates with missing dependencies were dropped');
+      }
+    }
+    if (check.problem) {
+      this.refuse(conn, CloseCode.INVALID_LAYOUT, `update refused: ${check.problem}`);
+      return;
+    }
+    this.applyingProbed = true;
+    try {
+      Y.applyUpdate(this.doc, update, conn);
+    } finally {
+      this.applyingProbed = false;
+    }
+    if (check.duplicates.length) this.removeDuplicateCells(check.duplicates);
+    this.boundPending(conn, update.byteLength);
+  }
+
+  /** Applies a client update to the probe and checks what its transaction changed. */
+  private tryOnProbe(update: Uint8Array): LayoutCheck {
+    let result: LayoutCheck = { problem: null, duplicates: [] };
+    const onTransaction = (tr: Y.Transaction) => {
+      if (tr.origin !== ORIGIN_PROBE) return;
+      try {
+        result = checkLayoutTransaction(tr);
+      } catch (err) {
+        result = { problem: `layout check failed: ${(err as Error).message}`, duplicates: [] };
+      }
+    };
+    this.probe.on('afterTransaction', onTransaction);
+    try {
+      Y.applyUpdate(this.probe, update, ORIGIN_PROBE);
+    } catch (err) {
+      result = { problem: `update does not apply: ${(err as Error).message}`, duplicates: [] };
+    } finally {
+      this.probe.off('afterTransaction', onTransaction);
+    }
+    if (result.problem) this.rebuildProbe();
+    return result;
+  }
+
+  /** The probe took an update that `doc` will not: copy `doc` (pending data included) afresh. */
+  private rebuildProbe(): void {
+    this.probe.destroy();
+    this.probe = newProbe();
+    Y.applyUpdate(this.probe, Y.encodeStateAsUpdate(this.doc));
+  }
+
+  /**
+   * Copies of a cell inserted with an id another live cell has (two people moving one cell at
+   * once) are deleted by the server, keeping the cell that was there first, as one more update
+   * that everyone (the sender included) receives.
+   */
+  private removeDuplicateCells(probeCells: Y.Map<unknown>[]): void {
+    const ids = probeCells.map((c) => c._item!.id);
+    const cells = this.doc.getArray<Y.Map<unknown>>('cells');
+    Y.transact(
+      this.doc,
+      () => {
+        for (const id of ids) {
+          const i = cells.toArray().findIndex((c) => c._item !== null && Y.compareIDs(c._item.id, id));
+          if (i >= 0) cells.delete(i, 1);
+        }
+      },
+      ORIGIN_SERVER,
+    );
+    this.log('info', `notebook ${this.id}: removed ${ids.length} inserted cell(s) whose id another cell already had`);
+  }
+
+  /** Accounts the pending data an update left; past a bound, drops it all and closes who sent it. */
+  private boundPending(conn: SyncConnection, bytes: number): void {
+    const pending = pendingBytes(this.doc);
+    if (pending === 0) {
+      this.pendingByConn.clear();
+      this.lastPendingBytes = 0;
+      return;
+    }
+    if (pending > this.lastPendingBytes) this.pendingByConn.set(conn, (this.pendingByConn.get(conn) ?? 0) + bytes);
+    this.lastPendingBytes = pending;
+    const fromConn = this.pendingByConn.get(conn) ?? 0;
+    if (fromConn <= this.limits.maxPendingBytesPerConnection && pending <= this.limits.maxPendingBytesPerDoc) return;
+    const contributors = [...this.pendingByConn.keys()];
+    this.log(
+      'warn',
+      `notebook ${this.id}: dropped ${pending} bytes of updates with missing dependencies (this connection: ${fromConn}); closing ${contributors.length} connection(s)`,
+    );
+    this.dropAllPending();
+    // a well-behaved client among them reconnects and re-sends what the server lacks in its sync step 2
+    for (const c of contributors) this.refuse(c, CloseCode.PENDING_LIMIT, 'too many updates with missing dependencies');
+  }
+
+  private dropAllPending(): void {
+    dropPending(this.doc);
+    dropPending(this.probe);
+    this.pendingByConn.clear();
+    this.lastPendingBytes = 0;
+  }
+
+  /** Closes a connection with a named code; what it still sends is ignored. */
+  private refuse(conn: SyncConnection, code: number, reason: string): void {
+    if (this.refused.has(conn)) return;
+    this.refused.add(conn);
+    this.log('warn', `notebook ${this.id}: closing a connection (${code}): ${reason}`);
+    this.disconnect(conn);
+    try {
+      conn.close(code, truncateAscii(reason, MAX_CLOSE_REASON));
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function newProbe(): Y.Doc {
+  const probe = new Y.Doc({ gc: true });
+  // root types exist with their real types before any update names them
+  probe.getArray('cells');
+  probe.getMap('meta');
+  return probe;
+}
+
+function truncateAscii(s: string, max: number): string {
+  const ascii = s.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length <= max ? ascii : `${ascii.slice(0, max - 3)}...`;
 }
 
 /** Every entry of an awareness update must carry a JSON object (or null) so other clients can read it. */

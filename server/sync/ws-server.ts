@@ -12,12 +12,22 @@ export const PING_INTERVAL_MS = 30_000;
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
 
+/** What the access layer decided for one upgrade: who it is, or which close code refuses it. */
+export type SyncAccess = { ok: true; isReadOnly: boolean; grantId: string | null } | { ok: false; code: number };
+
+export interface SyncServerOptions {
+  /** decides who may open a notebook's socket; default: everyone, read-write (sync-only tests) */
+  authorize?: (req: http.IncomingMessage, notebookId: string) => Promise<SyncAccess>;
+}
+
 export interface SyncServer {
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** closes at once every connection opened with this grant (a revoked link) */
+  closeGrant(grantId: string): void;
   close(): Promise<void>;
 }
 
-export function createSyncServer(rooms: RoomManager, log: Log): SyncServer {
+export function createSyncServer(rooms: RoomManager, log: Log, opts: SyncServerOptions = {}): SyncServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const alive = new WeakMap<WebSocket, boolean>();
   const pinger = setInterval(() => {
@@ -32,14 +42,26 @@ export function createSyncServer(rooms: RoomManager, log: Log): SyncServer {
   }, PING_INTERVAL_MS);
   pinger.unref();
 
-  function onConnection(ws: WebSocket, notebookId: string) {
+  const byGrant = new Map<string, Set<WebSocket>>();
+
+  function onConnection(ws: WebSocket, notebookId: string, access: Extract<SyncAccess, { ok: true }>) {
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
+    if (access.grantId) {
+      const set = byGrant.get(access.grantId) ?? new Set<WebSocket>();
+      set.add(ws);
+      byGrant.set(access.grantId, set);
+      ws.on('close', () => {
+        set.delete(ws);
+        if (!set.size) byGrant.delete(access.grantId!);
+      });
+    }
     const conn: SyncConnection = {
       send: (m) => {
         if (ws.readyState === ws.OPEN) ws.send(m, { binary: true });
       },
       close: (code, reason) => ws.close(code, reason),
+      isReadOnly: access.isReadOnly,
     };
     // messages that arrive while the document loads are handled in order once it is loaded
     const pending: Uint8Array[] = [];
@@ -106,8 +128,25 @@ export function createSyncServer(rooms: RoomManager, log: Log): SyncServer {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const match = SYNC_PATH.exec(url.pathname);
       if (!match) return false;
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, match[1]));
+      const notebookId = match[1];
+      const decide = opts.authorize ? opts.authorize(req, notebookId) : Promise.resolve<SyncAccess>({ ok: true, isReadOnly: false, grantId: null });
+      decide.then(
+        (access) => {
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            // refusals are answered on the socket with a named close code, which a provider reports
+            if (!access.ok) ws.close(access.code, CloseReason[access.code] ?? 'refused');
+            else onConnection(ws, notebookId, access);
+          });
+        },
+        (err: unknown) => {
+          log('error', `sync ${notebookId}: authorizing: ${(err as Error).message}`);
+          socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n');
+        },
+      );
       return true;
+    },
+    closeGrant(grantId) {
+      for (const ws of byGrant.get(grantId) ?? []) ws.close(CloseCode.REVOKED, CloseReason[CloseCode.REVOKED]);
     },
     async close() {
       clearInterval(pinger);

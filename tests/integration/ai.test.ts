@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from '../../server/http/server';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { createNotebook, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 
 let server: RunningServer;
 let fake: FakeOpenAI;
@@ -16,7 +17,7 @@ const clients: YClient[] = [];
 
 beforeAll(async () => {
   fake = await startFakeOpenAI({ model: 'fake-coder' });
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   server = await startServer({
     env,
     withUi: false,
@@ -47,7 +48,7 @@ async function setup(sources: string[] = ['']) {
 }
 
 const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${server.url}/api${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetchAsAdmin(`${server.url}/api${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
 };
 const generate = (id: string, cellId: string, prompt: string, wait = true) =>
@@ -247,7 +248,7 @@ describe('AI cells', () => {
   });
 
   it('a generation stops when its token budget is spent', async () => {
-    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
     const small = await startServer({
       env,
       withUi: false,
@@ -263,7 +264,7 @@ describe('AI cells', () => {
       await new Promise((r) => setTimeout(r, 200));
       // each reply reports 10 prompt tokens plus its length: the second turn already goes past 40
       fake.script([1, 2, 3].map(() => ({ toolCall: { name: 'run_python', arguments: { code: 'raise ValueError("nope " + "x" * 40)' } } })));
-      const res = await fetch(`${small.url}/api/notebooks/${c.provider.roomname}/cells/${cellId}/generate`, {
+      const res = await fetchAsAdmin(`${small.url}/api/notebooks/${c.provider.roomname}/cells/${cellId}/generate`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ prompt: 'fail', wait: true }),
@@ -279,13 +280,13 @@ describe('AI cells', () => {
   });
 
   it('without a model the generate route says how to configure one', async () => {
-    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
     const bare = await startServer({ env, withUi: false, log: () => undefined, model: null });
     try {
       const nb = await createNotebook(bare.url);
       const room = await bare.rooms.get(nb);
       const cellId = cellToJSON(room!.doc.getArray('cells').get(0) as any).id;
-      const res = await fetch(`${bare.url}/api/notebooks/${nb}/cells/${cellId}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
+      const res = await fetchAsAdmin(`${bare.url}/api/notebooks/${nb}/cells/${cellId}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
       expect(res.status).toBe(503);
       const body = (await res.json()) as any;
       expect(body.error.code).toBe('NOT_CONFIGURED');

@@ -11,6 +11,7 @@ import { startServer, type RunningServer } from '../../server/http/server';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { createNotebook, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 
 const PYTHON = path.resolve('kernel-gateway/.venv/bin/python');
 
@@ -22,7 +23,7 @@ const clients: YClient[] = [];
 beforeAll(async () => {
   fake = await startFakeOpenAI({ model: 'fake-coder' });
   work = tempDir('ynb-ci-');
-  const env = readEnv({ PORT: '0', DATA_DIR: path.join(work, 'data'), NODE_ENV: 'test' });
+  const env = readEnv({ PORT: '0', DATA_DIR: path.join(work, 'data'), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   server = await startServer({
     env,
     withUi: false,
@@ -47,7 +48,7 @@ function python(code: string): string {
 }
 
 async function upload(id: string, name: string, bytes: Uint8Array) {
-  const res = await fetch(`${server.url}/api/notebooks/${id}/files/${encodeURIComponent(name)}`, { method: 'PUT', body: new Uint8Array(bytes) });
+  const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/files/${encodeURIComponent(name)}`, { method: 'PUT', body: new Uint8Array(bytes) });
   expect(res.status).toBe(201);
 }
 
@@ -63,7 +64,7 @@ async function notebookWithCell() {
 async function generate(id: string, cellId: string, prompt: string) {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const res = await fetch(`${server.url}/api/notebooks/${id}/cells/${cellId}/generate`, {
+    const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/cells/${cellId}/generate`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ prompt, by: { name: 'Ada' }, wait: true }),
@@ -110,7 +111,7 @@ describe('Code Interpreter scenario', () => {
     expect(image).toBeDefined();
 
     // and edited.png downloads: left half as it was, right half inverted
-    const res = await fetch(`${server.url}/api/notebooks/${id}/files/edited.png`);
+    const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/files/edited.png`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');
     fs.writeFileSync(path.join(work, 'downloaded.png'), Buffer.from(await res.arrayBuffer()));

@@ -7,6 +7,7 @@ import { DEMO_MODEL_NAME, demoReply } from '../../demo/offline-model';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, type YClient } from '../support/yclient';
+import { TEST_ADMIN_TOKEN } from '../support/auth';
 
 let server: RunningServer;
 let model: FakeOpenAI;
@@ -17,7 +18,7 @@ beforeAll(async () => {
   model = await startFakeOpenAI({ model: DEMO_MODEL_NAME });
   model.respond(demoReply);
   server = await startServer({
-    env: readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' }),
+    env: readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN }),
     withUi: false,
     log: () => undefined,
     model: { apiKey: 'offline-demo', baseURL: model.url, model: DEMO_MODEL_NAME, endpointName: 'offline demo' },

@@ -8,13 +8,14 @@ import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
 import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 
 let server: RunningServer;
 let wsUrl: string;
 const clients: YClient[] = [];
 
 beforeAll(async () => {
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test' });
+  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   server = await startServer({ env, withUi: false, log: () => undefined, warmKernels: true });
   wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
   await server.execution.kernels;
@@ -36,7 +37,7 @@ async function notebookWithCells(sources: string[]): Promise<{ id: string; a: YC
 }
 
 async function run(id: string, cellId: string, body: Record<string, unknown> = {}) {
-  const res = await fetch(`${server.url}/api/notebooks/${id}/cells/${cellId}/run`, {
+  const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/cells/${cellId}/run`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ by: { name: 'Ada' }, ...body }),
@@ -153,7 +154,7 @@ describe('running cells on the shared kernel', () => {
     const loop = run(id, ids[0]);
     await waitFor(() => text(cell(b, ids[0])).includes('looping'), { what: 'the loop to start' });
     const t0 = Date.now();
-    const res = await fetch(`${server.url}/api/notebooks/${id}/interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     const r = await loop;
     expect(Date.now() - t0).toBeLessThan(5000);
@@ -166,7 +167,7 @@ describe('running cells on the shared kernel', () => {
   it('restart clears variables and keeps outputs; the kernel status is in the document', async () => {
     const { id, b, ids } = await notebookWithCells(['secret = 42; print(secret)', 'print(secret)']);
     await run(id, ids[0]);
-    const res = await fetch(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     expect(text(cell(b, ids[0]))).toBe('42\n');
     const r = await run(id, ids[1]);
@@ -181,7 +182,7 @@ describe('running cells on the shared kernel', () => {
     expect(died.body.status).toBe('kernel-error');
     await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'dead', { what: 'dead in the document', timeoutMs: 20_000 });
     expect(text(cell(b, ids[1]))).toMatch(/KERNEL_DEAD/);
-    const res = await fetch(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     const after = await run(id, ids[2]);
     expect(after.body.status).toBe('ok');
@@ -202,10 +203,10 @@ describe('running cells on the shared kernel', () => {
 
   it('interrupt while the kernel is still starting skips the code instead of hanging', async () => {
     const { id, b, ids } = await notebookWithCells(['while True: pass']);
-    await fetch(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await fetchAsAdmin(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     const loop = run(id, ids[0]);
     await waitFor(() => cell(b, ids[0]).execution_state?.state === 'running');
-    await fetch(`${server.url}/api/notebooks/${id}/interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await fetchAsAdmin(`${server.url}/api/notebooks/${id}/interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect((await loop).body.status).toBe('aborted');
     expect(cell(b, ids[0]).execution_state?.state).toBe('idle');
   });
@@ -213,7 +214,7 @@ describe('running cells on the shared kernel', () => {
   it('unknown cells and bad bodies get clear JSON errors', async () => {
     const { id } = await notebookWithCells([]);
     expect((await run(id, 'nosuchcell')).status).toBe(404);
-    const bad = await fetch(`${server.url}/api/notebooks/${id}/cells/x/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    const bad = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/cells/x/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.code).toBe('BAD_JSON');
     expect(cellsOf(clients[clients.length - 1].doc).length).toBe(1);
@@ -222,7 +223,7 @@ describe('running cells on the shared kernel', () => {
 
 describe('an unreachable gateway', () => {
   it('gives the cell a clear error, never a hung cell, and the kernel pill says unreachable', async () => {
-    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', KERNEL_GATEWAY_URL: 'http://127.0.0.1:9', KERNEL_GATEWAY_TOKEN: 'tok-secret-xyz' });
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN, KERNEL_GATEWAY_URL: 'http://127.0.0.1:9', KERNEL_GATEWAY_TOKEN: 'tok-secret-xyz' });
     const bad = await startServer({ env, withUi: false, log: () => undefined });
     const c = connectClient(bad.url.replace(/^http/, 'ws') + '/sync', await createNotebook(bad.url));
     try {

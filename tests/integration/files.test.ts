@@ -13,6 +13,7 @@ import { MiB } from '../../server/kernel/kernel-files';
 import { startExternalGateway, type ExternalGateway } from '../support/gateway';
 import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 
 const LIMITS = { maxFileBytes: 24 * MiB, quotaBytes: 40 * MiB, maxListedFiles: 50 };
 
@@ -26,7 +27,7 @@ interface Harness {
 
 async function startHarness(extraEnv: Record<string, string> = {}): Promise<Harness> {
   const dataDir = tempDir();
-  const env = readEnv({ PORT: '0', DATA_DIR: dataDir, NODE_ENV: 'test', ...extraEnv });
+  const env = readEnv({ PORT: '0', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...extraEnv });
   const server = await startServer({ env, withUi: false, log: () => undefined, fileLimits: LIMITS });
   return { server, dataDir, clients: [], byNotebook: new Map() };
 }
@@ -46,14 +47,14 @@ async function putStreamed(url: string, data: Buffer, pieceBytes = 256 * 1024): 
   const pieces = function* () {
     for (let off = 0; off < data.length; off += pieceBytes) yield data.subarray(off, off + pieceBytes);
   };
-  return fetch(url, { method: 'PUT', body: Readable.toWeb(Readable.from(pieces())) as ReadableStream, duplex: 'half' } as RequestInit);
+  return fetchAsAdmin(url, { method: 'PUT', body: Readable.toWeb(Readable.from(pieces())) as ReadableStream, duplex: 'half' } as RequestInit);
 }
 
 /** A request whose path goes out exactly as written (fetch would normalise `..` away). */
 function rawRequest(base: string, method: string, rawPath: string, body?: Buffer): Promise<{ status: number; body: string }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers: body ? { 'content-length': String(body.length) } : {} }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));
@@ -116,7 +117,7 @@ describe('files through the kernel (embedded gateway)', () => {
     const inKernel = await runCode(h, id, "import hashlib\nprint(hashlib.sha256(open('data/random.bin','rb').read()).hexdigest())");
     expect(inKernel.text.trim()).toBe(sha(data));
 
-    const res = await fetch(fileUrl(h.server.url, id, 'data/random.bin'));
+    const res = await fetchAsAdmin(fileUrl(h.server.url, id, 'data/random.bin'));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="random.bin"/);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -136,26 +137,26 @@ describe('files through the kernel (embedded gateway)', () => {
     expect(r.text).toContain('written');
     await waitFor(() => (getFilesState(watcher.doc)?.rev ?? 0) > before, { what: 'files change seen by another client' });
 
-    const list = await (await fetch(`${h.server.url}/api/notebooks/${id}/files`)).json();
+    const list = await (await fetchAsAdmin(`${h.server.url}/api/notebooks/${id}/files`)).json();
     const byPath = Object.fromEntries(list.files.map((f: any) => [f.path, f]));
     expect(byPath['out.csv'].size).toBe('a,b\n1,3\n2,4\n'.length);
     expect(byPath['out.csv'].modified).toBeGreaterThan(Date.now() - 60_000);
     expect(list.truncated).toBeUndefined();
 
-    const csv = await fetch(fileUrl(h.server.url, id, 'out.csv'));
+    const csv = await fetchAsAdmin(fileUrl(h.server.url, id, 'out.csv'));
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(await csv.text()).toBe('a,b\n1,3\n2,4\n');
     // an HTML file is served as an attachment in a sandbox: it cannot run script in our origin
-    const page = await fetch(fileUrl(h.server.url, id, 'page.html'));
+    const page = await fetchAsAdmin(fileUrl(h.server.url, id, 'page.html'));
     expect(page.headers.get('content-security-policy')).toBe('sandbox');
     expect(page.headers.get('content-disposition')).toMatch(/^attachment/);
 
     const revBeforeDelete = getFilesState(watcher.doc)!.rev;
-    expect((await fetch(fileUrl(h.server.url, id, 'out.csv'), { method: 'DELETE' })).status).toBe(204);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'out.csv'), { method: 'DELETE' })).status).toBe(204);
     await waitFor(() => getFilesState(watcher.doc)!.rev > revBeforeDelete, { what: 'delete seen by another client' });
-    const after = await (await fetch(`${h.server.url}/api/notebooks/${id}/files`)).json();
+    const after = await (await fetchAsAdmin(`${h.server.url}/api/notebooks/${id}/files`)).json();
     expect(after.files.map((f: any) => f.path)).not.toContain('out.csv');
-    const gone = await fetch(fileUrl(h.server.url, id, 'out.csv'));
+    const gone = await fetchAsAdmin(fileUrl(h.server.url, id, 'out.csv'));
     expect(gone.status).toBe(404);
     expect((await gone.json()).error.code).toBe('NOT_FOUND');
     expect((await runCode(h, id, "import os\nprint(os.path.exists('out.csv'))")).text.trim()).toBe('False');
@@ -164,7 +165,7 @@ describe('files through the kernel (embedded gateway)', () => {
   it('refuses every traversal form with 400 and writes nothing outside the working directory', async () => {
     const id = await createNotebook(h.server.url);
     // the kernel exists and has made its working directory before we take the picture
-    expect((await fetch(fileUrl(h.server.url, id, 'ok.txt'), { method: 'PUT', body: 'fine' })).status).toBe(201);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'ok.txt'), { method: 'PUT', body: 'fine' })).status).toBe(201);
     const workDir = path.join(h.dataDir, 'kernels', id);
     // everything beside this notebook's folder: the other kernels' folders and DATA_DIR's own files
     const kernelsRoot = path.join(h.dataDir, 'kernels');
@@ -212,27 +213,27 @@ describe('files through the kernel (embedded gateway)', () => {
     const r = await runCode(h, id, `import os\nos.symlink(${JSON.stringify(secretDir)}, 'elsewhere')\nos.symlink(${JSON.stringify(path.join(secretDir, 'secret.txt'))}, 'link.txt')\nprint('linked')`);
     expect(r.text).toContain('linked');
 
-    const put = await fetch(fileUrl(h.server.url, id, 'elsewhere/evil.txt'), { method: 'PUT', body: 'evil' });
+    const put = await fetchAsAdmin(fileUrl(h.server.url, id, 'elsewhere/evil.txt'), { method: 'PUT', body: 'evil' });
     expect(put.status).toBe(400);
     expect((await put.json()).error.code).toBe('OUTSIDE');
-    expect((await fetch(fileUrl(h.server.url, id, 'elsewhere/secret.txt'))).status).toBe(400);
-    expect((await fetch(fileUrl(h.server.url, id, 'link.txt'))).status).toBe(400);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'elsewhere/secret.txt'))).status).toBe(400);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'link.txt'))).status).toBe(400);
     // writing to the link's name replaces the link by a file; the target is untouched
-    expect((await fetch(fileUrl(h.server.url, id, 'link.txt'), { method: 'PUT', body: 'mine' })).status).toBe(201);
-    expect(await (await fetch(fileUrl(h.server.url, id, 'link.txt'))).text()).toBe('mine');
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'link.txt'), { method: 'PUT', body: 'mine' })).status).toBe(201);
+    expect(await (await fetchAsAdmin(fileUrl(h.server.url, id, 'link.txt'))).text()).toBe('mine');
     // deleting a link to a folder removes the link, never the folder's files
-    expect((await fetch(fileUrl(h.server.url, id, 'elsewhere'), { method: 'DELETE' })).status).toBe(204);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'elsewhere'), { method: 'DELETE' })).status).toBe(204);
     expect(fs.readFileSync(path.join(secretDir, 'secret.txt'), 'utf8')).toBe('top secret');
     expect(fs.readdirSync(secretDir)).toEqual(['secret.txt']);
     // and links out are not listed as the notebook's files
-    const list = await (await fetch(`${h.server.url}/api/notebooks/${id}/files`)).json();
+    const list = await (await fetchAsAdmin(`${h.server.url}/api/notebooks/${id}/files`)).json();
     expect(list.files.map((f: any) => f.path)).toEqual(['link.txt']);
   });
 
   it('answers 413 naming the limit: per file (announced or streamed), per notebook quota; listings are bounded', async () => {
     const id = await createNotebook(h.server.url);
     const big = Buffer.alloc(LIMITS.maxFileBytes + 1, 1);
-    const announced = await fetch(fileUrl(h.server.url, id, 'big.bin'), { method: 'PUT', body: big });
+    const announced = await fetchAsAdmin(fileUrl(h.server.url, id, 'big.bin'), { method: 'PUT', body: big });
     expect(announced.status).toBe(413);
     expect((await announced.json()).error.message).toMatch(/per-file limit of 24 MiB/);
     const streamed = await putStreamed(fileUrl(h.server.url, id, 'big.bin'), big);
@@ -240,35 +241,35 @@ describe('files through the kernel (embedded gateway)', () => {
     expect((await streamed.json()).error.code).toBe('FILE_TOO_LARGE');
 
     const part = Buffer.alloc(15 * MiB, 2);
-    expect((await fetch(fileUrl(h.server.url, id, 'one.bin'), { method: 'PUT', body: part })).status).toBe(201);
-    expect((await fetch(fileUrl(h.server.url, id, 'two.bin'), { method: 'PUT', body: part })).status).toBe(201);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'one.bin'), { method: 'PUT', body: part })).status).toBe(201);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'two.bin'), { method: 'PUT', body: part })).status).toBe(201);
     const over = await putStreamed(fileUrl(h.server.url, id, 'three.bin'), part);
     expect(over.status).toBe(413);
     expect((await over.json()).error.message).toMatch(/quota of 40 MiB/);
     // replacing a file counts only the difference
-    expect((await fetch(fileUrl(h.server.url, id, 'two.bin'), { method: 'PUT', body: part })).status).toBe(201);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'two.bin'), { method: 'PUT', body: part })).status).toBe(201);
     // refused uploads left nothing behind, not even their temporary files
-    const listed = (await (await fetch(`${h.server.url}/api/notebooks/${id}/files`)).json()).files.map((f: any) => f.path);
+    const listed = (await (await fetchAsAdmin(`${h.server.url}/api/notebooks/${id}/files`)).json()).files.map((f: any) => f.path);
     expect(listed.sort()).toEqual(['one.bin', 'two.bin']);
     expect(fs.readdirSync(path.join(h.dataDir, 'kernels', id)).sort()).toEqual(['one.bin', 'two.bin']);
 
     await runCode(h, id, "import os\nos.makedirs('many', exist_ok=True)\nfor i in range(80):\n    open(f'many/f{i:02}.txt', 'w').write('x')");
-    const bounded = await (await fetch(`${h.server.url}/api/notebooks/${id}/files`)).json();
+    const bounded = await (await fetchAsAdmin(`${h.server.url}/api/notebooks/${id}/files`)).json();
     expect(bounded.truncated).toBe(true);
     expect(bounded.files).toHaveLength(LIMITS.maxListedFiles);
   });
 
   it('unknown notebooks and files are 404, other methods 405; the server keeps serving', async () => {
-    expect((await fetch(`${h.server.url}/api/notebooks/zzzzzzzzzzzz/files`)).status).toBe(404);
-    expect((await fetch(fileUrl(h.server.url, 'zzzzzzzzzzzz', 'a.txt'), { method: 'PUT', body: 'x' })).status).toBe(404);
+    expect((await fetchAsAdmin(`${h.server.url}/api/notebooks/zzzzzzzzzzzz/files`)).status).toBe(404);
+    expect((await fetchAsAdmin(fileUrl(h.server.url, 'zzzzzzzzzzzz', 'a.txt'), { method: 'PUT', body: 'x' })).status).toBe(404);
     const id = await createNotebook(h.server.url);
-    expect((await fetch(fileUrl(h.server.url, id, 'missing.txt'))).status).toBe(404);
-    const post = await fetch(fileUrl(h.server.url, id, 'a.txt'), { method: 'POST', body: 'x' });
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'missing.txt'))).status).toBe(404);
+    const post = await fetchAsAdmin(fileUrl(h.server.url, id, 'a.txt'), { method: 'POST', body: 'x' });
     expect(post.status).toBe(405);
     // a JSON upload is stored as bytes, not parsed by the JSON API
-    const json = await fetch(fileUrl(h.server.url, id, 'data.json'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"not": "parsed"' });
+    const json = await fetchAsAdmin(fileUrl(h.server.url, id, 'data.json'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"not": "parsed"' });
     expect(json.status).toBe(201);
-    expect(await (await fetch(fileUrl(h.server.url, id, 'data.json'))).text()).toBe('{"not": "parsed"');
+    expect(await (await fetchAsAdmin(fileUrl(h.server.url, id, 'data.json'))).text()).toBe('{"not": "parsed"');
   });
 });
 
@@ -296,11 +297,11 @@ describe('files through a remote Kernel Gateway (no shared disk)', () => {
 
     const r = await runCode(h, id, "import os\nprint(os.path.getsize('in/sample.bin'))\n_ = open('result.txt', 'w').write('from the remote kernel')");
     expect(r.text.trim()).toBe(String(data.length));
-    const list = await (await fetch(`${h.server.url}/api/notebooks/${id}/files`)).json();
+    const list = await (await fetchAsAdmin(`${h.server.url}/api/notebooks/${id}/files`)).json();
     expect(list.files.map((f: any) => f.path).sort()).toEqual(['in/sample.bin', 'result.txt']);
-    expect(await (await fetch(fileUrl(h.server.url, id, 'result.txt'))).text()).toBe('from the remote kernel');
-    expect(sha(Buffer.from(await (await fetch(fileUrl(h.server.url, id, 'in/sample.bin'))).arrayBuffer()))).toBe(sha(data));
-    expect((await fetch(fileUrl(h.server.url, id, 'in/sample.bin'), { method: 'DELETE' })).status).toBe(204);
+    expect(await (await fetchAsAdmin(fileUrl(h.server.url, id, 'result.txt'))).text()).toBe('from the remote kernel');
+    expect(sha(Buffer.from(await (await fetchAsAdmin(fileUrl(h.server.url, id, 'in/sample.bin'))).arrayBuffer()))).toBe(sha(data));
+    expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'in/sample.bin'), { method: 'DELETE' })).status).toBe(204);
     expect(fs.existsSync(path.join(gw.root, 'notebooks', id, 'in', 'sample.bin'))).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import { IPYNB_METADATA_KEY, isJsonMime, joinLines, type IpynbNotebook } from '.
 import { MAX_IMPORT_BYTES } from '../../server/http/ipynb-api';
 import { createNotebook, startTestServer, tempDir, type TestServer } from '../support/server';
 import { connectClient } from '../support/yclient';
+import { fetchAsAdmin } from '../support/auth';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FIXTURES = path.join(ROOT, 'tests/fixtures/notebooks');
@@ -30,17 +31,17 @@ afterAll(async () => {
 });
 
 async function importFile(body: BodyInit, query = '', headers: Record<string, string> = {}) {
-  const res = await fetch(`${s.url}/api/notebooks/import${query}`, { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
+  const res = await fetchAsAdmin(`${s.url}/api/notebooks/import${query}`, { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
   return { status: res.status, body: (await res.json()) as any };
 }
 
 async function exportText(id: string): Promise<{ text: string; res: Response }> {
-  const res = await fetch(`${s.url}/api/notebooks/${id}/export.ipynb`);
+  const res = await fetchAsAdmin(`${s.url}/api/notebooks/${id}/export.ipynb`);
   expect(res.status).toBe(200);
   return { text: await res.text(), res };
 }
 
-const listIds = async () => ((await (await fetch(`${s.url}/api/notebooks`)).json()) as { notebooks: { id: string }[] }).notebooks.map((n) => n.id).sort();
+const listIds = async () => ((await (await fetchAsAdmin(`${s.url}/api/notebooks`)).json()) as { notebooks: { id: string }[] }).notebooks.map((n) => n.id).sort();
 
 const run = promisify(execFile);
 
@@ -266,7 +267,7 @@ describe('.ipynb export of a live notebook', () => {
 
   it('an unknown notebook is a JSON 404', async () => {
     for (const id of ['zzzzzzzzzzzz', '..%2F..%2Fetc']) {
-      const res = await fetch(`${s.url}/api/notebooks/${id}/export.ipynb`);
+      const res = await fetchAsAdmin(`${s.url}/api/notebooks/${id}/export.ipynb`);
       expect(res.status).toBe(404);
       expect(((await res.json()) as any).error.code).toBe('NOT_FOUND');
     }

@@ -10,6 +10,7 @@ import { createNotebook, startTestServer, tempDir, type TestServer } from '../su
 import { openSqliteStorage } from '../../server/storage/sqlite';
 import type { Storage } from '../../server/storage/types';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -87,7 +88,7 @@ describe('sync server', () => {
     expect(getTitle(b.doc)).toBe('Shared title');
     // the notebook list reflects the synced title
     await s.rooms.loaded(id)!.flushed();
-    const list = (await (await fetch(`${s.url}/api/notebooks`)).json()) as { notebooks: { id: string; title: string }[] };
+    const list = (await (await fetchAsAdmin(`${s.url}/api/notebooks`)).json()) as { notebooks: { id: string; title: string }[] };
     expect(list.notebooks.find((n) => n.id === id)?.title).toBe('Shared title');
   });
 
@@ -144,7 +145,7 @@ describe('sync server', () => {
 
   it('an unknown notebook is refused with a named close code', async () => {
     const s = await server();
-    const ws = new WebSocket(`${s.wsUrl}/nosuchnotebk`);
+    const ws = new WebSocket(`${s.wsUrl}/nosuchnotebk?token=${TEST_ADMIN_TOKEN}`);
     const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));
     expect(code).toBe(CloseCode.NOT_FOUND);
   });
@@ -160,7 +161,7 @@ describe('sync server', () => {
 
     const sendRaw = (payload: Uint8Array | string) =>
       new Promise<number>((resolve) => {
-        const ws = new WebSocket(`${s.wsUrl}/${id}`);
+        const ws = new WebSocket(`${s.wsUrl}/${id}?token=${TEST_ADMIN_TOKEN}`);
         ws.on('open', () => ws.send(payload));
         ws.on('close', (code) => resolve(code));
         ws.on('error', () => undefined);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readEnv } from '../../server/http/env';
 import { startServer, type Logger, type RunningServer } from '../../server/http/server';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from './auth';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -19,13 +20,13 @@ export async function startTestServer(opts: { dataDir?: string; unloadAfterMs?: 
   const dataDir = opts.dataDir ?? tempDir();
   const logs: string[] = [];
   const log: Logger = (level, msg) => logs.push(`${level}: ${msg}`);
-  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test' });
+  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   const server = await startServer({ env, withUi: false, log, unloadAfterMs: opts.unloadAfterMs, storage: opts.storage });
   return { ...server, dataDir, wsUrl: server.url.replace(/^http/, 'ws') + '/sync', logs };
 }
 
 export async function createNotebook(baseUrl: string, title?: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/api/notebooks`, {
+  const res = await fetchAsAdmin(`${baseUrl}/api/notebooks`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(title ? { title } : {}),
@@ -41,7 +42,7 @@ export async function createNotebook(baseUrl: string, title?: string): Promise<s
 export async function postWhenCellArrives(url: string, body: unknown = {}, timeoutMs = 5000): Promise<{ status: number; body: any }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetchAsAdmin(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (res.status !== 404 || Date.now() > deadline) return { status: res.status, body: await res.json() };
     await new Promise((r) => setTimeout(r, 50));
   }

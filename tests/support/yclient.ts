@@ -2,6 +2,7 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
+import { TEST_ADMIN_TOKEN } from './auth';
 
 // each WebsocketProvider adds a process 'exit' listener in Node; tests run ten at a time
 process.setMaxListeners(100);
@@ -13,9 +14,11 @@ export interface YClient {
   destroy(): void;
 }
 
-export function connectClient(wsUrl: string, notebookId: string, opts: { connect?: boolean } = {}): YClient {
+/** A Yjs client of a notebook; it signs in with `token` (default: the test servers' admin token). */
+export function connectClient(wsUrl: string, notebookId: string, opts: { connect?: boolean; token?: string } = {}): YClient {
   const doc = new Y.Doc();
   const provider = new WebsocketProvider(wsUrl, notebookId, doc, {
+    params: { token: opts.token ?? TEST_ADMIN_TOKEN },
     // the polyfill is how y-websocket runs in Node
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     connect: opts.connect ?? true,

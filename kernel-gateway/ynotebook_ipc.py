@@ -1,0 +1,28 @@
+"""KERNEL_NETWORK=none: kernels without a network talk to the gateway over ZeroMQ `ipc` sockets.
+
+Loaded by gateway_config.py when KG_KERNEL_NETWORK=none. Each kernel gets its sockets in a folder
+of its own (`<ipc root>/<random>/k-<n>`), which kernel_launcher.py binds read-write into that
+kernel's sandbox, and nothing else: a kernel never sees another kernel's sockets (or the gateway's
+runtime folder with their connection keys). jupyter_client's default would put every kernel's
+sockets beside the connection files.
+"""
+
+import os
+import tempfile
+
+from kernel_gateway.services.kernels.manager import KernelGatewayIOLoopKernelManager
+from traitlets import default
+
+IPC_ROOT = os.environ.get("KG_KERNEL_IPC_ROOT", "")
+
+
+class IpcKernelManager(KernelGatewayIOLoopKernelManager):
+    @default("transport")
+    def _transport_default(self):
+        return "ipc"
+
+    @default("ip")
+    def _ip_default(self):
+        if self.transport != "ipc" or not IPC_ROOT:
+            return super()._ip_default()
+        return os.path.join(tempfile.mkdtemp(dir=IPC_ROOT), "k")

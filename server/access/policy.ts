@@ -1,0 +1,62 @@
+// Who may do what, in one table: every HTTP route of the API maps to the least role that may use
+// it. A route this table does not know needs the admin (deny by default). The WebSocket's rule is
+// the same: a viewer syncs and shows presence, only editors change the document.
+export type Role = 'viewer' | 'editor' | 'owner' | 'admin';
+
+const RANK: Record<Role, number> = { viewer: 1, editor: 2, owner: 3, admin: 4 };
+
+export function hasRole(have: Role, need: Role): boolean {
+  return RANK[have] >= RANK[need];
+}
+
+export interface RouteRule {
+  /** the notebook the route is about, when it is about one */
+  notebookId: string | null;
+  need: Role;
+  /** counted by the rate limiter (runs and generations) */
+  limited?: 'run' | 'generate';
+}
+
+const NB = '/notebooks/([^/]+)';
+const RULES: { method: string; path: RegExp; need: Role; limited?: 'run' | 'generate' }[] = [
+  { method: 'GET', path: /^\/notebooks\/?$/, need: 'admin' },
+  { method: 'POST', path: /^\/notebooks\/?$/, need: 'admin' },
+  { method: 'POST', path: /^\/notebooks\/import\/?$/, need: 'admin' },
+  { method: 'GET', path: new RegExp(`^${NB}/?$`), need: 'viewer' },
+  { method: 'GET', path: new RegExp(`^${NB}/export\\.ipynb$`), need: 'viewer' },
+  { method: 'GET', path: new RegExp(`^${NB}/files(/.*)?$`), need: 'viewer' },
+  { method: 'HEAD', path: new RegExp(`^${NB}/files(/.*)?$`), need: 'viewer' },
+  { method: 'PUT', path: new RegExp(`^${NB}/files/.*$`), need: 'editor' },
+  { method: 'DELETE', path: new RegExp(`^${NB}/files/.*$`), need: 'editor' },
+  { method: 'POST', path: new RegExp(`^${NB}/cells/[^/]+/run$`), need: 'editor', limited: 'run' },
+  { method: 'POST', path: new RegExp(`^${NB}/run$`), need: 'editor', limited: 'run' },
+  { method: 'POST', path: new RegExp(`^${NB}/cells/[^/]+/generate$`), need: 'editor', limited: 'generate' },
+  { method: 'POST', path: new RegExp(`^${NB}/cells/[^/]+/stop$`), need: 'editor' },
+  { method: 'POST', path: new RegExp(`^${NB}/(interrupt|restart)$`), need: 'editor' },
+  { method: 'GET', path: new RegExp(`^${NB}/links/?$`), need: 'owner' },
+  { method: 'POST', path: new RegExp(`^${NB}/links/?$`), need: 'owner' },
+  { method: 'DELETE', path: new RegExp(`^${NB}/links/[^/]+$`), need: 'owner' },
+];
+
+/** The rule for an API request (`path` relative to /api, still percent-encoded). */
+export function ruleFor(method: string, path: string): RouteRule {
+  for (const r of RULES) {
+    if (r.method !== method) continue;
+    const m = r.path.exec(path);
+    if (!m) continue;
+    const notebookId = m[1] === undefined ? null : decodeSegment(m[1]);
+    return { notebookId, need: r.need, ...(r.limited ? { limited: r.limited } : {}) };
+  }
+  // also a notebook route we do not know (a typo, a wrong method): say 404/405 to its members
+  const nb = new RegExp(`^${NB}(/.*)?$`).exec(path);
+  if (nb && nb[1] !== 'import') return { notebookId: decodeSegment(nb[1]), need: 'viewer' };
+  return { notebookId: null, need: 'admin' };
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
