@@ -23,6 +23,7 @@ const RULES: { method: string; path: RegExp; need: Role; limited?: 'run' | 'gene
   { method: 'POST', path: /^\/notebooks\/?$/, need: 'admin' },
   { method: 'POST', path: /^\/notebooks\/import\/?$/, need: 'admin' },
   { method: 'GET', path: new RegExp(`^${NB}/?$`), need: 'viewer' },
+  { method: 'DELETE', path: new RegExp(`^${NB}/?$`), need: 'admin' },
   { method: 'GET', path: new RegExp(`^${NB}/export\\.ipynb$`), need: 'viewer' },
   { method: 'GET', path: new RegExp(`^${NB}/files(/.*)?$`), need: 'viewer' },
   { method: 'HEAD', path: new RegExp(`^${NB}/files(/.*)?$`), need: 'viewer' },

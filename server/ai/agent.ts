@@ -140,6 +140,12 @@ export class AiService {
     return true;
   }
 
+  /** Stops every generation of a notebook (it is being deleted). */
+  async stopNotebook(notebookId: string): Promise<void> {
+    const cells = [...this.active.keys()].filter((k) => k.startsWith(`${notebookId}/`)).map((k) => k.slice(notebookId.length + 1));
+    await Promise.all(cells.map((c) => this.stop(notebookId, c).catch(() => false)));
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all(
       [...this.active.entries()].map(([key, gen]) => {

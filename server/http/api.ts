@@ -78,6 +78,8 @@ export function kernelHttpError(err: unknown): unknown {
 
 export interface ApiDeps {
   notebooks: NotebookService;
+  /** stops everything of a notebook that is about to be deleted (generations, runs, kernel, room) */
+  beforeDelete(notebookId: string): Promise<void>;
   execution: ExecutionService;
   ai: AiService;
   /** the current source of a cell, or null when the notebook or cell does not exist */
@@ -111,6 +113,17 @@ export function createApi(deps: ApiDeps): Router {
       const rec = await deps.notebooks.get(req.params.id);
       if (!rec) throw notFound('notebook');
       res.json(rec);
+    }),
+  );
+
+  // the admin's: the notebook, its document, links, kernel and (embedded gateway) files are gone
+  api.delete(
+    '/notebooks/:id',
+    route(async (req, res) => {
+      if (!(await deps.notebooks.get(req.params.id))) throw notFound('notebook');
+      await deps.beforeDelete(req.params.id);
+      await deps.notebooks.delete(req.params.id);
+      res.status(204).end();
     }),
   );
 

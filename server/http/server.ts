@@ -143,7 +143,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.use('/api', createFilesApi({ notebooks, files }));
   // before the JSON API too: the import reads its raw body with its own limit
   app.use('/api', createIpynbApi({ notebooks, rooms }));
-  app.use('/api', createApi({ notebooks, execution, ai, cellSource: currentSource }));
+  const beforeDelete = async (id: string) => {
+    await ai.stopNotebook(id);
+    await execution.forget(id);
+    await rooms.evict(id);
+  };
+  app.use('/api', createApi({ notebooks, execution, ai, cellSource: currentSource, beforeDelete }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
   });

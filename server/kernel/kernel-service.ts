@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ServerConnection } from '@jupyterlab/services';
 import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir } from './embedded-gateway.js';
@@ -117,6 +117,17 @@ export class KernelService {
       this.kernels.set(notebookId, k);
     }
     return k;
+  }
+
+  /**
+   * The notebook is deleted: its kernel is shut down and, with the embedded gateway, its working
+   * directory removed. (An external gateway's files stay on its side: its operator's business.)
+   */
+  async forget(notebookId: string): Promise<void> {
+    const k = this.kernels.get(notebookId);
+    this.kernels.delete(notebookId);
+    await k?.close().catch(() => undefined);
+    if (this.embedded) rmSync(notebookWorkDir(this.opts.workRoot, notebookId), { recursive: true, force: true });
   }
 
   private onGatewayLost(detail: string): void {

@@ -64,6 +64,22 @@ export class ExecutionService {
     await (await this.runner(notebookId)).restart();
   }
 
+  /** The notebook is being deleted: its queue is cleared and its kernel shut down. */
+  async forget(notebookId: string): Promise<void> {
+    const r = this.runners.get(notebookId);
+    this.runners.delete(notebookId);
+    if (r) {
+      await r.interrupt().catch(() => undefined);
+      r.dispose();
+    }
+    if (!this.started) return;
+    try {
+      await (await this.started).forget(notebookId);
+    } catch {
+      // no gateway: nothing runs, nothing to remove
+    }
+  }
+
   async close(): Promise<void> {
     for (const r of this.runners.values()) r.dispose();
     this.runners.clear();

@@ -28,6 +28,13 @@ export class NotebookService {
   }
 
 
+  /** Removes the record, its document and its grants (the callers stop its room and kernel first). */
+  async delete(id: string): Promise<boolean> {
+    if (!(await this.get(id))) return false;
+    await this.storage.deleteNotebook(id);
+    return true;
+  }
+
   async get(id: string): Promise<NotebookRecord | null> {
     if (!NOTEBOOK_ID_PATTERN.test(id)) return null;
     return this.storage.getNotebook(id);

@@ -54,6 +54,7 @@ export class DocRoom {
   private chain: Promise<void> = Promise.resolve();
   private unsaved: Uint8Array[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
+  private isDeleted = false;
   private lastSeq = 0;
   private updatesSinceCompact = 0;
   private retainCount = 0;
@@ -152,6 +153,7 @@ export class DocRoom {
   };
 
   private async persistAndBroadcast(update: Uint8Array, origin: unknown): Promise<void> {
+    if (this.isDeleted) return;
     if (this.unsaved.length) {
       // an earlier store failed; keep order by queueing behind it
       this.unsaved.push(update);
@@ -190,7 +192,7 @@ export class DocRoom {
   }
 
   private async retryUnsaved(): Promise<void> {
-    while (this.unsaved.length) {
+    while (this.unsaved.length && !this.isDeleted) {
       const update = this.unsaved[0];
       try {
         this.lastSeq = await this.storage.appendUpdate(this.id, update);
@@ -206,6 +208,7 @@ export class DocRoom {
   }
 
   async compact(): Promise<void> {
+    if (this.isDeleted) return;
     if (this.unsaved.length) return;
     const snapshot = encodeStateWithoutPending(this.doc);
     try {
@@ -339,9 +342,27 @@ export class DocRoom {
     }
   }
 
+  /**
+   * The notebook was deleted: nothing of it is stored any more, and every connection is closed
+   * (4404, "notebook deleted"). Call destroy() after.
+   */
+  markDeleted(): void {
+    this.isDeleted = true;
+    this.unsaved = [];
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const conn of [...this.conns.keys()]) {
+      try {
+        conn.close(CloseCode.NOT_FOUND, 'notebook deleted');
+      } catch {
+        // already closed
+      }
+    }
+  }
+
   async destroy(): Promise<void> {
     await this.chain;
-    if (!this.unsaved.length) await this.compact();
+    if (!this.unsaved.length && !this.isDeleted) await this.compact();
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();

@@ -85,6 +85,16 @@ export class RoomManager {
     }
   }
 
+  /** Drops a deleted notebook's room: its connections close, nothing more of it is stored. */
+  async evict(id: string): Promise<void> {
+    this.cancelUnload(id);
+    const room = this.rooms.get(id);
+    if (!room) return;
+    this.rooms.delete(id);
+    room.markDeleted();
+    await room.destroy().catch((err) => this.log('warn', `evicting ${id}: ${(err as Error).message}`));
+  }
+
   async closeAll(): Promise<void> {
     for (const t of this.unloadTimers.values()) clearTimeout(t);
     this.unloadTimers.clear();

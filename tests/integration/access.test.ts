@@ -16,10 +16,12 @@ import { connectClient, waitFor, type YClient } from '../support/yclient';
 
 let server: RunningServer;
 let wsUrl: string;
+let dataDir: string;
 const clients: YClient[] = [];
 
 beforeAll(async () => {
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+  dataDir = tempDir();
+  const env = readEnv({ PORT: '0', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   server = await startServer({ env, withUi: false, log: () => undefined, rateLimits: { runsPerMinute: 5 } });
   wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
 });
@@ -259,6 +261,29 @@ describe('access control', () => {
     const bad = await rawGet(`/n/${id}?token=nope`, { host: new URL(server.url).host });
     expect(bad.status).toBe(401);
     expect(bad.headers['set-cookie']).toBeUndefined();
+  });
+});
+
+describe('deleting a notebook', () => {
+  it('only the admin deletes; its connections close, its record, document, links and files are gone', async () => {
+    const { id, owner } = await newNotebook();
+    const viewerLink = await link(id, owner, 'viewer');
+    expect((await fetchAsAdmin(`${server.url}/api/notebooks/${id}/files/data.csv`, { method: 'PUT', body: 'a,b\n1,2\n' })).status).toBe(201);
+    const ws = new WebSocket(`${wsUrl}/${id}?token=${encodeURIComponent(owner)}`);
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+
+    expect((await fetch(`${server.url}/api/notebooks/${id}`, as(owner, { method: 'DELETE' }))).status).toBe(403);
+    expect((await fetchAsAdmin(`${server.url}/api/notebooks/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await closed).toBe(CloseCode.NOT_FOUND);
+    expect((await fetchAsAdmin(`${server.url}/api/notebooks/${id}`)).status).toBe(404);
+    const list = (await (await fetchAsAdmin(`${server.url}/api/notebooks`)).json()) as { notebooks: { id: string }[] };
+    expect(list.notebooks.map((n) => n.id)).not.toContain(id);
+    expect((await fetch(`${server.url}/api/notebooks/${id}`, as(owner))).status).toBe(401);
+    expect((await fetch(`${server.url}/api/notebooks/${id}`, as(viewerLink.token))).status).toBe(401);
+    expect(await server.storage.loadUpdates(id)).toMatchObject({ snapshot: null, updates: [] });
+    expect(fs.existsSync(path.join(dataDir, 'kernels', id))).toBe(false);
+    expect((await fetchAsAdmin(`${server.url}/api/notebooks/${id}`, { method: 'DELETE' })).status).toBe(404);
   });
 });
 
