@@ -50,7 +50,7 @@ export function statusText(ai: AiInfo): string {
 
 /** The prompt box above the code, its buttons and the status line. */
 export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell: YCell; cellId: string; prompt: Y.Text }) {
-  const { doc, notebookId, model, by, actions } = useNotebook();
+  const { doc, notebookId, model, by, actions, canEdit, readOnlyReason } = useNotebook();
   const ai = useYMapValue<AiInfo>(cell, 'ai');
   const ref = useRef<HTMLTextAreaElement>(null);
   const [error, setError] = useState<string | null>(null);
@@ -82,6 +82,10 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
   }, [actions, cellId]);
 
   const generate = async () => {
+    if (!canEdit) {
+      actions.explainReadOnly();
+      return;
+    }
     const text = ref.current?.value ?? prompt.toString();
     if (!hasModel) {
       setError(NOT_CONFIGURED_HINT);
@@ -118,18 +122,26 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
           className="ai-prompt-input"
           data-testid="ai-prompt"
           rows={1}
-          spellCheck
-          placeholder={hasModel ? 'Ask for something: "plot revenue by month from sales.csv"…  (Enter to generate)' : 'Describe what you want (AI needs a configured model)'}
+          spellCheck={canEdit}
+          readOnly={!canEdit}
+          title={readOnlyReason ?? undefined}
+          placeholder={!canEdit ? 'No prompt yet' : hasModel ? 'Ask for something: "plot revenue by month from sales.csv"…  (Enter to generate)' : 'Describe what you want (AI needs a configured model)'}
           aria-label="Prompt for the AI"
           onInput={(e) => {
             const el = e.currentTarget;
+            // readOnly already stops typing; this keeps anything else from writing a viewer's text
+            if (!canEdit) {
+              el.value = prompt.toString();
+              return;
+            }
             doc.transact(() => replaceText(prompt, el.value), PROMPT_ORIGIN);
             fitHeight(el);
           }}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
               e.preventDefault();
-              if (!isBusy && !isSending) void generate();
+              if (!canEdit) actions.explainReadOnly();
+              else if (!isBusy && !isSending) void generate();
             } else if (e.key === 'Escape') {
               e.preventDefault();
               actions.command();
@@ -142,15 +154,15 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
           type="button"
           className="btn btn-primary btn-sm"
           data-testid="ai-generate"
-          disabled={!hasModel || isBusy || isSending}
-          aria-disabled={!hasModel}
-          title={hasModel ? `${generateLabel} with ${model.model} (Enter)` : NOT_CONFIGURED_HINT}
+          disabled={!canEdit || !hasModel || isBusy || isSending}
+          aria-disabled={!canEdit || !hasModel}
+          title={readOnlyReason ?? (hasModel ? `${generateLabel} with ${model.model} (Enter)` : NOT_CONFIGURED_HINT)}
           onClick={() => void generate()}
         >
           {generateLabel}
         </button>
         {isBusy ? (
-          <button type="button" className="btn btn-sm" data-testid="ai-stop" title="Stop the model" onClick={stop}>
+          <button type="button" className="btn btn-sm" data-testid="ai-stop" title={readOnlyReason ?? 'Stop the model'} disabled={!canEdit} onClick={stop}>
             ■ Stop
           </button>
         ) : null}
@@ -158,8 +170,8 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
           type="button"
           className="btn btn-sm"
           data-testid="ai-rerun"
-          title="Run the code as it is, without the model"
-          disabled={isBusy}
+          title={readOnlyReason ?? 'Run the code as it is, without the model'}
+          disabled={isBusy || !canEdit}
           onClick={() => actions.run(cellId, cellSource(cell).toString())}
         >
           ▶ Re-run
@@ -170,11 +182,11 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
             {statusText(ai)}
           </span>
         ) : null}
-        {!hasModel ? (
+        {!hasModel && canEdit ? (
           <span className="ai-hint" data-testid="ai-not-configured" hidden={error === NOT_CONFIGURED_HINT}>
             {NOT_CONFIGURED_HINT}
           </span>
-        ) : (
+        ) : !(ai?.model ?? model.model) ? null : (
           <span className="ai-model" title={`model: ${ai?.model ?? model.model} @ ${ai?.endpoint ?? model.endpoint ?? ''}`}>
             model: {ai?.model ?? model.model}
             {(ai?.endpoint ?? model.endpoint) ? ` @ ${ai?.endpoint ?? model.endpoint}` : ''}
@@ -204,9 +216,10 @@ export function AiWritingNotice({ ai }: { ai: AiInfo }) {
 
 /** The model's short answer after it saw the output. */
 export const AiAnswer = memo(function AiAnswer({ cell }: { cell: YCell }) {
+  const { notebookId } = useNotebook();
   const ai = useYMapValue<AiInfo>(cell, 'ai');
   const answer = ai?.answer;
-  const html = useMemo(() => (answer ? renderMarkdown(answer) : ''), [answer]);
+  const html = useMemo(() => (answer ? renderMarkdown(answer, notebookId) : ''), [answer, notebookId]);
   if (!answer) return null;
   return (
     <div className="ai-answer" data-testid="ai-answer">
@@ -220,7 +233,7 @@ function formatTime(ms: number | undefined): string {
   return ms ? new Date(ms).toLocaleTimeString() : '';
 }
 
-function AttemptItem({ attempt, index, onRestore }: { attempt: AiAttempt; index: number; onRestore: () => void }) {
+function AttemptItem({ attempt, index, onRestore }: { attempt: AiAttempt; index: number; onRestore: (() => void) | null }) {
   const seconds = attempt.finishedAt ? ((attempt.finishedAt - attempt.startedAt) / 1000).toFixed(1) : null;
   return (
     <li className="ai-attempt" data-testid="ai-attempt" data-outcome={attempt.outcome ?? 'running'}>
@@ -233,9 +246,11 @@ function AttemptItem({ attempt, index, onRestore }: { attempt: AiAttempt; index:
           {formatTime(attempt.startedAt)}
           {seconds ? ` · ${seconds}s` : ''}
         </span>
-        <button type="button" className="btn btn-sm" data-testid="ai-restore" onClick={onRestore} title="Put this code back into the cell">
-          restore this code
-        </button>
+        {onRestore ? (
+          <button type="button" className="btn btn-sm" data-testid="ai-restore" onClick={onRestore} title="Put this code back into the cell">
+            restore this code
+          </button>
+        ) : null}
       </div>
       {attempt.error ? <pre className="ai-attempt-error">{attempt.error}</pre> : null}
       <pre className="ai-attempt-code">{attempt.code}</pre>
@@ -245,7 +260,7 @@ function AttemptItem({ attempt, index, onRestore }: { attempt: AiAttempt; index:
 
 /** Every attempt of every generation, and what the model was sent. */
 export const AiHistory = memo(function AiHistory({ cell }: { cell: YCell }) {
-  const { doc } = useNotebook();
+  const { doc, canEdit } = useNotebook();
   const ai = useYMapValue<AiInfo>(cell, 'ai');
   const context = useYMapValue<string>(cell, AI_CONTEXT_KEY);
   const attempts = ai?.attempts ?? [];
@@ -258,7 +273,7 @@ export const AiHistory = memo(function AiHistory({ cell }: { cell: YCell }) {
         </summary>
         <ol className="ai-attempts">
           {attempts.map((attempt, i) => (
-            <AttemptItem key={i} attempt={attempt} index={i} onRestore={() => doc.transact(() => replaceText(cellSource(cell), attempt.code))} />
+            <AttemptItem key={i} attempt={attempt} index={i} onRestore={canEdit ? () => doc.transact(() => replaceText(cellSource(cell), attempt.code)) : null} />
           ))}
         </ol>
       </details>

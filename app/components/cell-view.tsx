@@ -25,8 +25,12 @@ interface CellViewProps {
   peers: Peer[] | undefined;
 }
 
+function isOnLink(target: EventTarget | null): boolean {
+  return target instanceof Element && target.closest('a[href]') !== null;
+}
+
 export const CellView = memo(function CellView({ cell, isActive, isEditing, isMarkdownOpen, peers }: CellViewProps) {
-  const { actions } = useNotebook();
+  const { actions, canEdit } = useNotebook();
   const id = idOf(cell);
   const type = useYMapValue<CellType>(cell, 'cell_type') ?? typeOf(cell);
   const text = cellSource(cell);
@@ -38,7 +42,7 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
   const isAiWriting = isAiCell && isWritingStatus(ai?.status);
 
   let input;
-  if (showEditor) input = <CodeEditor cellId={id} cellType={type} text={text} isFocused={isEditing} isReadOnly={isAiWriting} />;
+  if (showEditor) input = <CodeEditor cellId={id} cellType={type} text={text} isFocused={isEditing} isReadOnly={isAiWriting || !canEdit} />;
   else if (type === 'markdown') input = <MarkdownView cellId={id} text={text} />;
   else input = <StaticSource cellId={id} cellType={type} text={text} />;
 
@@ -49,12 +53,18 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
       data-cell-id={id}
       data-cell-type={type}
       style={peerColor ? ({ '--peer': peerColor } as CSSProperties) : undefined}
-      onMouseDown={() => {
+      onMouseDown={(e) => {
+        // a link selects its cell once clicked: selecting on mousedown changes the cell's
+        // content-visibility (app.css), and Chromium then loses the click on the link
+        if (isOnLink(e.target)) return;
         if (!actions.isActive(id)) actions.select(id);
+      }}
+      onClick={(e) => {
+        if (isOnLink(e.target) && !actions.isActive(id)) actions.select(id);
       }}
     >
       <div className="cell-gutter">
-        {type === 'code' ? (
+        {type === 'code' && canEdit ? (
           <button
             type="button"
             className="gutter-run"
@@ -83,7 +93,7 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
             ))}
           </div>
         ) : null}
-        {isActive ? (
+        {isActive && canEdit ? (
           <CellToolbar
             cellId={id}
             cellType={type}

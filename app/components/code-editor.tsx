@@ -29,6 +29,8 @@ export function loadMonaco(): Promise<MonacoModule> {
 
 const LANGUAGE: Record<CellType, string> = { code: 'python', markdown: 'markdown', raw: 'plaintext' };
 
+const AI_WRITING_MESSAGE = 'The AI is writing this cell; it is editable again when it finishes.';
+
 export function heightForLines(lines: number): number {
   return Math.max(1, lines) * EDITOR_LINE_HEIGHT + EDITOR_PADDING_TOP + EDITOR_PADDING;
 }
@@ -44,12 +46,18 @@ interface CodeEditorProps {
 }
 
 export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = false }: CodeEditorProps) {
-  const { awareness, undoManager, actions } = useNotebook();
+  const { awareness, undoManager, actions, canEdit, readOnlyReason } = useNotebook();
   const containerRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<Editor | null>(null);
   const [isReady, setIsReady] = useState(false);
   const readOnlyRef = useRef(isReadOnly);
   readOnlyRef.current = isReadOnly;
+  // a viewer's editor: read-only for good (select and copy only), with the reason as Monaco's message
+  const readOnlyMessage = canEdit ? AI_WRITING_MESSAGE : (readOnlyReason ?? AI_WRITING_MESSAGE);
+  const readOnlyMessageRef = useRef(readOnlyMessage);
+  readOnlyMessageRef.current = readOnlyMessage;
+  const canEditRef = useRef(canEdit);
+  canEditRef.current = canEdit;
   // Walking through cells with J/K should not build and tear down an editor per keypress: a cell
   // selected in command mode gets its editor once the selection rests; in edit mode, at once.
   const [isArmed, setIsArmed] = useState(isFocused);
@@ -107,7 +115,8 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
         contextmenu: true,
         ariaLabel: `${cellType} cell`,
         readOnly: readOnlyRef.current,
-        readOnlyMessage: { value: 'The AI is writing this cell; it is editable again when it finishes.' },
+        domReadOnly: !canEditRef.current,
+        readOnlyMessage: { value: readOnlyMessageRef.current },
       });
       editorRef.current = editor;
       // y-monaco writes to the Y.Text with the binding as the transaction origin: tracking it makes
@@ -166,6 +175,9 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
       editor.onDidChangeCursorPosition((e) => {
         if (e.reason === monaco.editor.CursorChangeReason.Explicit) undoManager.stopCapturing();
       });
+      editor.onDidAttemptReadOnlyEdit(() => {
+        if (!canEditRef.current) actions.explainReadOnly();
+      });
       editor.onDidFocusEditorText(() => actions.editorFocused(cellId, true));
       editor.onDidBlurEditorText(() => {
         // a blur caused by disposing (selecting another cell) is not a request for command mode
@@ -193,8 +205,8 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
   }, [isArmed, cellId, cellType, text, awareness, undoManager, actions]);
 
   useEffect(() => {
-    editorRef.current?.updateOptions({ readOnly: isReadOnly });
-  }, [isReady, isReadOnly]);
+    editorRef.current?.updateOptions({ readOnly: isReadOnly, domReadOnly: !canEdit, readOnlyMessage: { value: readOnlyMessage } });
+  }, [isReady, isReadOnly, canEdit, readOnlyMessage]);
 
   // focus follows the notebook's mode, and pending caret requests (a click on static text) land here
   useEffect(() => {

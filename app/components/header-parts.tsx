@@ -6,11 +6,12 @@ import type { ModelInfo } from '../../common/app-context';
 import { NOT_CONFIGURED_HINT } from '~/notebook/api-client';
 import { useYMapValue } from '~/notebook/use-cells';
 import { initials } from '~/notebook/identity';
-import { CONNECTION_LABELS, type ConnectionState } from '~/notebook/use-notebook-doc';
+import { CONNECTION_LABELS, type ClosedInfo, type ConnectionState } from '~/notebook/use-notebook-doc';
 import type { Peer } from '~/notebook/use-presence';
+import { Icon } from './ui/icons';
 
 /** The notebook's title: edited locally, written to the shared doc on Enter or blur. */
-export function TitleInput({ doc, title }: { doc: Y.Doc | null; title: string }) {
+export function TitleInput({ doc, title, readOnlyReason = null }: { doc: Y.Doc | null; title: string; readOnlyReason?: string | null }) {
   const [draft, setDraft] = useState(title);
   const isEditingRef = useRef(false);
   useEffect(() => {
@@ -18,7 +19,7 @@ export function TitleInput({ doc, title }: { doc: Y.Doc | null; title: string })
   }, [title]);
   const commit = () => {
     isEditingRef.current = false;
-    if (doc && draft.trim() !== title) setTitle(doc, draft);
+    if (doc && !readOnlyReason && draft.trim() !== title) setTitle(doc, draft);
     else setDraft(title);
   };
   return (
@@ -29,8 +30,10 @@ export function TitleInput({ doc, title }: { doc: Y.Doc | null; title: string })
       value={draft}
       maxLength={MAX_TITLE_LENGTH}
       disabled={!doc}
+      readOnly={Boolean(readOnlyReason)}
+      title={readOnlyReason ?? undefined}
       spellCheck={false}
-      onFocus={() => (isEditingRef.current = true)}
+      onFocus={() => (isEditingRef.current = !readOnlyReason)}
       onChange={(e) => setDraft(e.target.value)}
       onBlur={commit}
       onKeyDown={(e) => {
@@ -150,7 +153,19 @@ const KERNEL_LABELS: Record<KernelStatus, string> = {
 };
 
 /** The shared kernel's status (from meta `kernel`), interrupt and restart. */
-export function KernelControls({ doc, onInterrupt, onRestart }: { doc: Y.Doc | null; onInterrupt: () => void; onRestart: (confirmed: boolean) => void }) {
+export function KernelControls({
+  doc,
+  readOnlyReason = null,
+  onInterrupt,
+  onRestart,
+}: {
+  doc: Y.Doc | null;
+  /** why this browser may not interrupt or restart (a viewer link); null when it may */
+  readOnlyReason?: string | null;
+  onInterrupt: () => void;
+  onRestart: (confirmed: boolean) => void;
+}) {
+  const canAct = Boolean(doc) && !readOnlyReason;
   const kernel = useYMapValue<KernelState>(doc ? metaOf(doc) : null, 'kernel');
   const status: KernelStatus = kernel?.status ?? 'not-started';
   const isBroken = status === 'dead' || status === 'unreachable';
@@ -161,15 +176,15 @@ export function KernelControls({ doc, onInterrupt, onRestart }: { doc: Y.Doc | n
         <span className="kernel-dot" aria-hidden />
         kernel {KERNEL_LABELS[status]}
       </span>
-      {isBroken ? (
+      {isBroken && canAct ? (
         <button type="button" className="hbtn hbtn-danger" data-testid="restart-broken" title={kernel?.detail ?? 'Start a fresh kernel'} onClick={() => onRestart(true)}>
           Restart kernel
         </button>
       ) : null}
-      <button type="button" className="hbtn hbtn-icon" data-testid="interrupt" title="Interrupt the kernel (stops the running cell, clears the queue)" aria-label="Interrupt" disabled={!doc} onClick={onInterrupt}>
+      <button type="button" className="hbtn hbtn-icon" data-testid="interrupt" title={readOnlyReason ?? 'Interrupt the kernel (stops the running cell, clears the queue)'} aria-label="Interrupt" disabled={!canAct} onClick={onInterrupt}>
         ■
       </button>
-      <button type="button" className="hbtn hbtn-icon" data-testid="restart" title="Restart the kernel (variables are lost, outputs stay)" aria-label="Restart" disabled={!doc} onClick={() => onRestart(false)}>
+      <button type="button" className="hbtn hbtn-icon" data-testid="restart" title={readOnlyReason ?? 'Restart the kernel (variables are lost, outputs stay)'} aria-label="Restart" disabled={!canAct} onClick={() => onRestart(false)}>
         ↻
       </button>
     </div>
@@ -211,6 +226,58 @@ export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id:
           </button>
         </div>
       ))}
+    </div>
+  );
+}
+
+/** Shown to someone who opened the notebook with a viewer link. */
+export function ViewOnlyBadge() {
+  return (
+    <span
+      className="access-badge access-view-only"
+      data-testid="view-only-badge"
+      title="You have a view-only link: you see everything live (cells, outputs, who is here) and can download files and the .ipynb. Editing and running need an editor link from the owner."
+    >
+      <Icon name="eye" />
+      View only
+    </span>
+  );
+}
+
+/** The embedded gateway runs kernels without bubblewrap here (the server logged why). */
+export function SandboxBadge({ reason }: { reason?: string }) {
+  const why = reason ? `Kernels are not sandboxed: ${reason}.` : 'Kernels are not sandboxed.';
+  return (
+    <span className="access-badge access-unsandboxed" data-testid="sandbox-badge" title={`${why} Kernel code can read this server's files.`}>
+      <Icon name="warning" />
+      not sandboxed
+    </span>
+  );
+}
+
+export function ShareButton({ onClick }: { onClick: () => void }) {
+  return (
+    <button type="button" className="hbtn hbtn-share" data-testid="share-button" aria-label="Share" title="Share: make editor and viewer links, see and revoke them" onClick={onClick}>
+      <Icon name="link" />
+      <span className="hbtn-label">Share</span>
+    </button>
+  );
+}
+
+/** The server closed the connection for good: a revoked link, a notebook gone, a refused update. */
+export function AccessLostBanner({ closed }: { closed: ClosedInfo }) {
+  return (
+    <div className={`access-lost${closed.isAccessLost ? ' is-access' : ''}`} role="alert" data-testid="access-lost" data-code={closed.code}>
+      <Icon name="warning" />
+      <span className="access-lost-text">
+        <strong>{closed.isAccessLost ? 'Disconnected.' : 'Connection closed.'}</strong> {closed.message}
+        {closed.isAccessLost ? ' What is on this page stays readable; ask the owner for a new link to follow it live again.' : ''}
+      </span>
+      {closed.isAccessLost ? null : (
+        <button type="button" className="btn btn-sm" onClick={() => window.location.reload()}>
+          Reload
+        </button>
+      )}
     </div>
   );
 }

@@ -17,8 +17,8 @@ import {
   splitCell,
 } from '../../common/notebook/model';
 import type { Actor, CellType } from '../../common/notebook/types';
-import type { ModelInfo } from '../../common/app-context';
-import { api, describeApiError, NOT_CONFIGURED_HINT } from '~/notebook/api-client';
+import type { KernelSandboxInfo, ModelInfo, ViewerInfo } from '../../common/app-context';
+import { api, describeApiError, NOT_CONFIGURED_HINT, VIEW_ONLY_REASON } from '~/notebook/api-client';
 import { loadUser, saveUser, type LocalUser } from '~/notebook/identity';
 import {
   NotebookContext,
@@ -31,8 +31,28 @@ import { useCells, useTitle } from '~/notebook/use-cells';
 import { useNotebookDoc } from '~/notebook/use-notebook-doc';
 import { remoteCursorCss, useLocalPresence, usePeers, usePeersByCell } from '~/notebook/use-presence';
 import { useUndo } from '~/notebook/use-undo';
+import { exportUrl } from '~/notebook/files-client';
+import { useFileDrop } from '~/notebook/use-file-drop';
+import { useFiles, type FilesApi } from '~/notebook/use-files';
 import { CellView } from './cell-view';
-import { ConnectionStatus, KernelControls, ModelBadge, NameDialog, PresenceList, SavedIndicator, TitleInput, Toasts, type Toast } from './header-parts';
+import { FilesPanel } from './files-panel';
+import { FileLinksContext } from './outputs/file-links';
+import {
+  AccessLostBanner,
+  ConnectionStatus,
+  KernelControls,
+  ModelBadge,
+  NameDialog,
+  PresenceList,
+  SandboxBadge,
+  SavedIndicator,
+  ShareButton,
+  TitleInput,
+  Toasts,
+  ViewOnlyBadge,
+  type Toast,
+} from './header-parts';
+import { ShareDialog } from './share-dialog';
 import { Icon } from './ui/icons';
 
 /** Two presses of D within this window delete the selected cell. */
@@ -47,15 +67,55 @@ function actorOf(user: LocalUser | null): Actor {
 
 function isTypingTarget(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
-  if (target.closest('.monaco-editor, [data-testid="name-dialog"]')) return true;
+  // the Files panel and the dialogs are places of their own: keys typed there never act on cells
+  if (target.closest('.monaco-editor, [data-testid="name-dialog"], [data-testid="files-panel"], [data-testid="share-dialog"]')) return true;
   const tag = target.tagName;
   return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target.isContentEditable;
 }
 
 const NO_MODEL: ModelInfo = { model: null, endpoint: null };
 
-export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: { notebookId: string; initialTitle: string; model?: ModelInfo }) {
-  const { session, connection, isSynced } = useNotebookDoc(notebookId);
+/** "Files", the number of files once known, and the progress of this browser's uploads. */
+function FilesToggle({ files, isOpen, canEdit, onToggle }: { files: FilesApi; isOpen: boolean; canEdit: boolean; onToggle: () => void }) {
+  const uploading = files.uploads;
+  const total = uploading.reduce((n, u) => n + u.size, 0);
+  const loaded = uploading.reduce((n, u) => n + u.loaded, 0);
+  const progress = uploading.length ? Math.min(100, Math.floor(total ? (loaded / total) * 100 : 0)) : null;
+  return (
+    <button
+      type="button"
+      className={`hbtn hbtn-files${isOpen ? ' is-on' : ''}`}
+      data-testid="files-toggle"
+      aria-pressed={isOpen}
+      title={isOpen ? 'Hide the notebook\'s files' : canEdit ? 'Show the notebook\'s files: upload, download, delete' : 'Show the notebook\'s files, to download'}
+      onClick={onToggle}
+    >
+      <Icon name="folder" />
+      <span className="hbtn-label">Files</span>
+      {files.files ? (
+        <span className="hbtn-count" data-testid="files-count">
+          {files.files.length}
+        </span>
+      ) : null}
+      {progress !== null ? <span className="hbtn-progress" data-testid="files-toggle-progress">↑{progress}%</span> : null}
+    </button>
+  );
+}
+
+export type NotebookRole = NonNullable<ViewerInfo['role']>;
+
+interface NotebookEditorProps {
+  notebookId: string;
+  initialTitle: string;
+  model?: ModelInfo;
+  /** what this page's credential may do here (the route's loader says; the server enforces it) */
+  role?: NotebookRole;
+  /** the kernels' sandbox; null when it is not ours to tell (an external gateway) */
+  sandbox?: KernelSandboxInfo | null;
+}
+
+export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, role = 'editor', sandbox = null }: NotebookEditorProps) {
+  const { session, connection, isSynced, closed } = useNotebookDoc(notebookId);
   const doc = session?.doc ?? null;
   const awareness = session?.awareness ?? null;
   const { cells, generation } = useCells(doc);
@@ -74,6 +134,27 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
   const notify = useCallback((message: string) => {
     setToasts((list) => (list.some((t) => t.message === message) ? list : [...list.slice(-3), { id: Date.now() + Math.random(), message }]));
   }, []);
+  // A viewer link reads everything live and changes nothing (the server drops its edits and
+  // refuses its runs); once the server closed the connection for good, nothing typed is saved.
+  const isViewer = role === 'viewer';
+  const canEdit = !isViewer && !closed;
+  const readOnlyReason = closed ? closed.message : isViewer ? VIEW_ONLY_REASON : null;
+  const canEditRef = useRef(canEdit);
+  canEditRef.current = canEdit;
+  const readOnlyReasonRef = useRef(readOnlyReason);
+  readOnlyReasonRef.current = readOnlyReason;
+  const hasExplainedRef = useRef(false);
+  const canShare = role === 'owner' || role === 'admin';
+  const [isSharing, setIsSharing] = useState(false);
+  const [isFilesOpen, setIsFilesOpen] = useState(false);
+  const files = useFiles({ doc, notebookId, isOpen: isFilesOpen, notify });
+  // a viewer's link reads and downloads files; uploads and deletes need an editor's
+  const canEditFiles = canEdit;
+  const isDraggingFiles = useFileDrop((requests) => {
+    setIsFilesOpen(true);
+    if (canEditFiles) files.upload(requests);
+    else notify(closed ? closed.message : 'You have a view-only link: uploading files needs an editor link.');
+  });
   const by = useCallback(() => actorOf(userRef.current), []);
 
   const peers = usePeers(awareness);
@@ -117,6 +198,12 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
     };
     const focusRoot = () => rootRef.current?.focus({ preventScroll: true });
     const call = (p: Promise<unknown>) => p.catch((err) => notify(describeApiError(err)));
+    /** true when this browser may change the document; otherwise says why (once) */
+    const mayEdit = () => {
+      if (canEditRef.current) return true;
+      a.explainReadOnly();
+      return false;
+    };
 
     const a: NotebookActions = {
       select(id, opts) {
@@ -144,6 +231,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         }
       },
       insert(id, where, type = 'code', opts) {
+        if (!mayEdit()) return;
         const newId = withDoc((d) => {
           const i = id ? cellIndex(d, id) : -1;
           const at = i < 0 ? cellsOf(d).length : where === 'above' ? i : i + 1;
@@ -155,6 +243,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         scrollRequestRef.current = newId;
       },
       remove(id) {
+        if (!mayEdit()) return;
         withDoc((d) => {
           const i = cellIndex(d, id);
           if (i < 0) return;
@@ -168,6 +257,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         });
       },
       move(id, delta) {
+        if (!mayEdit()) return;
         withDoc((d) => {
           const i = cellIndex(d, id);
           if (i >= 0) step(() => moveCell(d, id, i + delta));
@@ -175,26 +265,33 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         });
       },
       setType(id, type: CellType) {
+        if (!mayEdit()) return;
         withDoc((d) => step(() => setCellType(d, id, type)));
         if (type === 'markdown' && activeRef.current === id && modeRef.current === 'edit') setMarkdownOpenId(id);
       },
       split(id, offset) {
+        if (!mayEdit()) return;
         const newId = withDoc((d) => step(() => splitCell(d, id, offset)));
         if (newId) a.edit(newId, 'start');
       },
       mergeBelow(id) {
+        if (!mayEdit()) return;
         withDoc((d) => step(() => mergeCellBelow(d, id)));
       },
       run(id, source) {
         const d = docRef.current;
         const cell = d && findCell(d, id);
         if (!cell) return;
+        // rendering a markdown cell is this page's own business; running code is not a viewer's
+        if (cellType(cell) === 'code' && !mayEdit()) return;
         if (cellType(cell) === 'code') call(api.run(notebookId, id, source, actorOf(userRef.current)));
         setMarkdownOpenId((open) => (open === id ? null : open));
         a.command();
       },
       runAndAdvance(id, source) {
         a.run(id, source);
+        // a viewer runs nothing and adds no cell: Shift+Enter only renders a markdown cell
+        if (!canEditRef.current) return;
         const d = docRef.current;
         if (!d) return;
         const i = cellIndex(d, id);
@@ -203,10 +300,12 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         else a.insert(id, 'below', 'code', { edit: true });
       },
       runAndInsert(id, source) {
+        if (!mayEdit()) return;
         a.run(id, source);
         a.insert(id, 'below', 'code', { edit: true });
       },
       runMany(which, id) {
+        if (!mayEdit()) return;
         const d = docRef.current;
         if (!d) return;
         const all = cellsOf(d).toArray();
@@ -216,6 +315,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         if (cells.length) call(api.runMany(notebookId, cells, actorOf(userRef.current)));
       },
       insertAi(id) {
+        if (!mayEdit()) return;
         if (!model.model) notify(NOT_CONFIGURED_HINT);
         const newId = withDoc((d) => {
           const i = id ? cellIndex(d, id) : -1;
@@ -227,9 +327,11 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         a.select(newId, { scroll: true });
       },
       interrupt() {
+        if (!mayEdit()) return;
         call(api.interrupt(notebookId, actorOf(userRef.current)));
       },
       restart(opts) {
+        if (!mayEdit()) return;
         if (!opts?.confirmed && !window.confirm('Restart the kernel? Its variables are lost; outputs stay.')) return;
         call(api.restart(notebookId, actorOf(userRef.current)));
       },
@@ -252,9 +354,11 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         else a.select(next, { scroll: true });
       },
       undo() {
+        if (!mayEdit()) return;
         undoRef.current?.undo();
       },
       redo() {
+        if (!mayEdit()) return;
         undoRef.current?.redo();
       },
       save() {
@@ -271,6 +375,11 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
       },
       mode() {
         return modeRef.current;
+      },
+      explainReadOnly() {
+        if (hasExplainedRef.current || canEditRef.current) return;
+        hasExplainedRef.current = true;
+        notify(readOnlyReasonRef.current ?? VIEW_ONLY_REASON);
       },
     };
     return a;
@@ -315,7 +424,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
         actions.save();
         return;
       }
-      if (isNaming || isTypingTarget(e.target) || e.defaultPrevented) return;
+      if (isNaming || isSharing || isTypingTarget(e.target) || e.defaultPrevented) return;
       const id = activeRef.current;
       const d = docRef.current;
       if (!id || !d) return;
@@ -351,11 +460,11 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
     };
     document.addEventListener('keydown', onKeyDown);
     return () => document.removeEventListener('keydown', onKeyDown);
-  }, [actions, isNaming]);
+  }, [actions, isNaming, isSharing]);
 
   const context = useMemo<NotebookContextValue | null>(
-    () => (doc && awareness && undoManager ? { doc, awareness, undoManager, actions, notebookId, model, by, notify } : null),
-    [doc, awareness, undoManager, actions, notebookId, model, by, notify],
+    () => (doc && awareness && undoManager ? { doc, awareness, undoManager, actions, notebookId, model, by, notify, canEdit, readOnlyReason } : null),
+    [doc, awareness, undoManager, actions, notebookId, model, by, notify, canEdit, readOnlyReason],
   );
 
   const isSaved = isSynced && connection === 'connected';
@@ -364,46 +473,70 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
   const seen = new Set<string>();
 
   return (
-    <div className="notebook-page" data-testid="notebook" data-mode={mode} ref={rootRef} tabIndex={-1}>
+    <div
+      className={`notebook-page${isFilesOpen ? ' has-files-panel' : ''}${canEdit ? '' : ' is-read-only'}`}
+      data-testid="notebook"
+      data-mode={mode}
+      data-role={role}
+      data-can-edit={canEdit ? 'true' : 'false'}
+      ref={rootRef}
+      tabIndex={-1}
+    >
       <style data-testid="remote-cursor-styles">{cursorCss}</style>
       <header className="nb-header">
         <Link to="/" className="brand brand-small" title="All notebooks">
           <span className="brand-mark">[ ]</span>
         </Link>
-        <TitleInput doc={doc} title={title} />
+        <TitleInput doc={doc} title={title} readOnlyReason={readOnlyReason} />
+        {isViewer ? <ViewOnlyBadge /> : null}
+        {sandbox && !sandbox.active ? <SandboxBadge reason={sandbox.reason} /> : null}
         <div className="nb-run-controls">
-          <button type="button" className="hbtn" data-testid="run-all" title="Run all cells" onClick={() => actions.runMany('all')} disabled={!doc}>
+          <button type="button" className="hbtn" data-testid="run-all" title={readOnlyReason ?? 'Run all cells'} onClick={() => actions.runMany('all')} disabled={!doc || !canEdit}>
             ▶▶ Run all
           </button>
-          <button type="button" className="hbtn" data-testid="run-above" title="Run the cells above the selected one" onClick={() => actions.runMany('above', activeRef.current)} disabled={!doc || !activeId}>
-            Run above
-          </button>
-          <button type="button" className="hbtn" data-testid="run-below" title="Run the selected cell and those below it" onClick={() => actions.runMany('below', activeRef.current)} disabled={!doc || !activeId}>
-            Run below
-          </button>
-          <button
-            type="button"
-            className="hbtn hbtn-ai"
-            data-testid="new-ai-cell"
-            title={model.model ? 'Insert an AI cell below the selected one (I)' : NOT_CONFIGURED_HINT}
-            onClick={() => actions.insertAi(activeRef.current)}
-            disabled={!doc || !model.model}
-          >
-            <Icon name="sparkle" /> New AI cell
-          </button>
-          <KernelControls doc={doc} onInterrupt={() => actions.interrupt()} onRestart={(confirmed) => actions.restart({ confirmed })} />
+          {canEdit ? (
+            <>
+              <button type="button" className="hbtn" data-testid="run-above" title="Run the cells above the selected one" onClick={() => actions.runMany('above', activeRef.current)} disabled={!doc || !activeId}>
+                Run above
+              </button>
+              <button type="button" className="hbtn" data-testid="run-below" title="Run the selected cell and those below it" onClick={() => actions.runMany('below', activeRef.current)} disabled={!doc || !activeId}>
+                Run below
+              </button>
+              <button
+                type="button"
+                className="hbtn hbtn-ai"
+                data-testid="new-ai-cell"
+                title={model.model ? 'Insert an AI cell below the selected one (I)' : NOT_CONFIGURED_HINT}
+                onClick={() => actions.insertAi(activeRef.current)}
+                disabled={!doc || !model.model}
+              >
+                <Icon name="sparkle" /> New AI cell
+              </button>
+            </>
+          ) : null}
+          <KernelControls doc={doc} readOnlyReason={readOnlyReason} onInterrupt={() => actions.interrupt()} onRestart={(confirmed) => actions.restart({ confirmed })} />
         </div>
         <div className="nb-header-right">
+          <div className="nb-file-controls">
+            <FilesToggle files={files} isOpen={isFilesOpen} canEdit={canEditFiles} onToggle={() => setIsFilesOpen((open) => !open)} />
+            <a className="hbtn hbtn-link" href={exportUrl(notebookId)} download data-testid="download-ipynb" aria-label="Download .ipynb" title="Download this notebook as a Jupyter .ipynb file (opens in JupyterLab)">
+              <Icon name="download" />
+              <span className="hbtn-label">.ipynb</span>
+            </a>
+          </div>
           <ModelBadge model={model} />
-          <SavedIndicator isSaved={isSaved} flashKey={saveFlash} />
+          {isViewer ? null : <SavedIndicator isSaved={isSaved} flashKey={saveFlash} />}
           <ConnectionStatus state={connection} />
           <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
+          {canShare ? <ShareButton onClick={() => setIsSharing(true)} /> : null}
         </div>
       </header>
+      {closed ? <AccessLostBanner closed={closed} /> : null}
 
       <main className={`nb-cells mode-${mode}`}>
         {context ? (
           <NotebookContext.Provider value={context}>
+            <FileLinksContext.Provider value={notebookId}>
             {cells.length === 0 ? (
               <div className="nb-empty">{isSynced ? 'This notebook has no cells.' : 'Loading notebook…'}</div>
             ) : (
@@ -429,6 +562,8 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
               })}
               </div>
             )}
+            {canEdit ? (
+            <>
             <div className="add-cells">
               <button type="button" className="btn btn-ghost" data-testid="add-code-cell" onClick={() => actions.insert(cells.length ? idOf(cells[cells.length - 1]) : null, 'below', 'code', { edit: true })}>
                 <Icon name="plus" /> Code
@@ -451,12 +586,49 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL }: {
               <kbd>Shift</kbd>+<kbd>Enter</kbd> run · <kbd>Esc</kbd> command mode · <kbd>A</kbd>/<kbd>B</kbd> insert ·{' '}
               <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>I</kbd> AI cell below · <kbd>Z</kbd> undo
             </p>
+            </>
+            ) : (
+              <p className="nb-hint nb-read-only-hint" data-testid="read-only-hint">
+                {closed ? closed.message : 'View only: you see every change live, and can select, copy and download. Editing and running need an editor link.'}
+              </p>
+            )}
+            </FileLinksContext.Provider>
           </NotebookContext.Provider>
         ) : (
           <div className="nb-empty">Connecting…</div>
         )}
       </main>
 
+      {isFilesOpen ? <FilesPanel
+          notebookId={notebookId}
+          files={files}
+          canEdit={canEditFiles}
+          onClose={() => {
+            setIsFilesOpen(false);
+            // back to command mode's keys, as Esc anywhere else does
+            rootRef.current?.focus({ preventScroll: true });
+          }}
+        /> : null}
+      {isDraggingFiles ? (
+        <div className="drop-overlay" data-testid="drop-overlay" aria-hidden>
+          <div className="drop-card">
+            <Icon name="upload" />
+            <strong>Drop to upload</strong>
+            <span>into this notebook's working directory, where code reads files by name</span>
+          </div>
+        </div>
+      ) : null}
+      {isSharing && canShare ? (
+        <ShareDialog
+          notebookId={notebookId}
+          notify={notify}
+          onClose={() => {
+            setIsSharing(false);
+            // back to command mode's keys, as Esc anywhere else does
+            rootRef.current?.focus({ preventScroll: true });
+          }}
+        />
+      ) : null}
       <Toasts toasts={toasts} onDismiss={(id) => setToasts((list) => list.filter((t) => t.id !== id))} />
       {needsName ? (
         <NameDialog

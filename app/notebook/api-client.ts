@@ -11,11 +11,16 @@ export class ApiError extends Error {
   }
 }
 
-/** POSTs JSON and returns the parsed answer; a 4xx/5xx (or no answer at all) throws an ApiError. */
-export async function postJSON<T = unknown>(path: string, body: unknown): Promise<T> {
+/** Sends JSON (or nothing) and returns the parsed answer; a 4xx/5xx (or no answer at all) throws an ApiError. */
+export async function requestJSON<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+    res = await fetch(path, {
+      method,
+      // the page's own requests carry its HttpOnly token cookie (same origin)
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch {
     throw new ApiError(0, 'NETWORK', 'The server did not answer: check your connection.');
   }
@@ -33,6 +38,11 @@ export async function postJSON<T = unknown>(path: string, body: unknown): Promis
   return json as T;
 }
 
+/** POSTs JSON and returns the parsed answer; a 4xx/5xx (or no answer at all) throws an ApiError. */
+export function postJSON<T = unknown>(path: string, body: unknown): Promise<T> {
+  return requestJSON<T>('POST', path, body ?? {});
+}
+
 const nb = (id: string) => `/api/notebooks/${encodeURIComponent(id)}`;
 const cell = (id: string, cellId: string) => `${nb(id)}/cells/${encodeURIComponent(cellId)}`;
 
@@ -43,15 +53,37 @@ export const api = {
   restart: (id: string, by: Actor) => postJSON(`${nb(id)}/restart`, { by }),
   generate: (id: string, cellId: string, prompt: string, by: Actor) => postJSON(`${cell(id, cellId)}/generate`, { prompt, by }),
   stop: (id: string, cellId: string, by: Actor) => postJSON(`${cell(id, cellId)}/stop`, { by }),
+  // share links (owner or admin)
+  listLinks: (id: string) => requestJSON<{ links: ShareLink[] }>('GET', `${nb(id)}/links`),
+  createLink: (id: string, role: LinkRole) => postJSON<NewShareLink>(`${nb(id)}/links`, { role }),
+  revokeLink: (id: string, linkId: string) => requestJSON<null>('DELETE', `${nb(id)}/links/${encodeURIComponent(linkId)}`),
 };
+
+export type LinkRole = 'editor' | 'viewer';
+
+/** A link as listed: never its token, which exists only in the answer that made it. */
+export interface ShareLink {
+  id: string;
+  role: LinkRole;
+  createdAt: number;
+}
+
+export interface NewShareLink extends ShareLink {
+  token: string;
+  url: string;
+}
 
 export const NOT_CONFIGURED_HINT =
   'No language model configured: set OPENAI_API_KEY (and optionally OPENAI_BASE_URL, OPENAI_MODEL) in the server\'s environment and restart it.';
+
+/** Why a control is unavailable to someone who opened the notebook with a viewer link. */
+export const VIEW_ONLY_REASON = 'You have a view-only link: editing and running need an editor link from the owner.';
 
 /** A sentence a person can act on, for an API error. */
 export function describeApiError(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.code === 'NOT_CONFIGURED') return NOT_CONFIGURED_HINT;
+    if (err.status === 403 && /viewer/i.test(err.message)) return `${VIEW_ONLY_REASON} (${err.code})`;
     if (err.code === 'GATEWAY_UNREACHABLE') return `The kernel gateway is unreachable (${err.message}). Restart the kernel once it is back.`;
     return `${err.message} (${err.code})`;
   }

@@ -53,6 +53,8 @@ export interface NotebookActions {
   takeFocusRequest(cellId: string): FocusRequest | null;
   isActive(cellId: string): boolean;
   mode(): Mode;
+  /** someone who may not edit tried to: says why, once per page */
+  explainReadOnly(): void;
 }
 
 export interface NotebookContextValue {
@@ -67,6 +69,10 @@ export interface NotebookContextValue {
   by(): Actor;
   /** shows an error banner */
   notify(message: string): void;
+  /** this browser may change the document and run code (false for a viewer link, or once access ended) */
+  canEdit: boolean;
+  /** why it may not, for tooltips; null when it may */
+  readOnlyReason: string | null;
 }
 
 export const NotebookContext = createContext<NotebookContextValue | null>(null);

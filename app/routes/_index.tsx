@@ -2,18 +2,22 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from '@remi
 import { redirect } from '@remix-run/node';
 import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
 import { cleanTitle } from '../../common/notebook/model';
+import { ImportNotebook } from '~/components/import-notebook';
 import { relativeTime } from '~/components/ui/relative-time';
 
 export const meta: MetaFunction = () => [{ title: 'Notebooks' }];
 
 export async function loader({ context }: LoaderFunctionArgs) {
+  // the list and the create form are the instance admin's (ADMIN_TOKEN; `npm start` prints the URL)
+  if (context.viewer.role !== 'admin') return { isAdmin: false, notebooks: [], now: Date.now() };
   const notebooks = await context.services.listNotebooks();
   notebooks.sort((a, b) => b.updatedAt - a.updatedAt);
   // "now" comes from the server so the relative times render the same on both sides of hydration
-  return { notebooks, now: Date.now() };
+  return { isAdmin: true, notebooks, now: Date.now() };
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
+  if (context.viewer.role !== 'admin') throw new Response('Only the instance admin may create notebooks.', { status: 403 });
   const form = await request.formData();
   const raw = form.get('title');
   const title = typeof raw === 'string' && raw.trim() ? cleanTitle(raw) : undefined;
@@ -22,9 +26,10 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function Index() {
-  const { notebooks, now } = useLoaderData<typeof loader>();
+  const { isAdmin, notebooks, now } = useLoaderData<typeof loader>();
   const navigation = useNavigation();
   const isCreating = navigation.state !== 'idle' && navigation.formMethod === 'POST';
+  if (!isAdmin) return <SignIn />;
   return (
     <div className="home">
       <header className="home-header">
@@ -49,11 +54,12 @@ export default function Index() {
             {isCreating ? 'Creating…' : 'New notebook'}
           </button>
         </Form>
+        <ImportNotebook />
 
         {notebooks.length === 0 ? (
           <div className="empty">
             <p>No notebooks yet.</p>
-            <p className="muted">Create one above; share its address and edit it together.</p>
+            <p className="muted">Create one above, or import a Jupyter notebook; share its address and edit it together.</p>
           </div>
         ) : (
           <ul className="notebook-list" data-testid="notebook-list">
@@ -76,6 +82,29 @@ export default function Index() {
             ))}
           </ul>
         )}
+      </main>
+    </div>
+  );
+}
+
+/** What someone without the admin token sees: how to get in. */
+function SignIn() {
+  return (
+    <div className="home">
+      <header className="home-header">
+        <div className="brand">
+          <span className="brand-mark">[ ]</span>
+          <span>Notebooks</span>
+        </div>
+        <p className="home-tagline">Collaborative Python notebooks on a shared kernel.</p>
+      </header>
+      <main className="home-main" data-testid="sign-in">
+        <h2>Sign in</h2>
+        <p>
+          Open the sign-in address that <code>npm start</code> printed (<code>http://localhost:3000/?token=…</code>), or the
+          link to a notebook that its owner shared with you.
+        </p>
+        <p className="muted">The admin token is kept in the server&apos;s data folder (<code>data/admin-token</code>) or set with ADMIN_TOKEN.</p>
       </main>
     </div>
   );

@@ -207,13 +207,13 @@ export function pageGuard(guard: RequestGuard, access: AccessService, opts: { is
         clean.searchParams.delete('token');
         const target = clean.pathname + clean.search;
         if (!p) {
-          res.status(401).type('html').send(`<!doctype html><meta charset="utf-8"><title>Link not valid</title><p>This link's token is not valid (it may have been revoked). Ask the notebook's owner for a new link.</p><p><a href="${escapeHtml(target)}">Continue</a></p>`);
+          res.status(401).type('html').send(`<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>Link not valid</title><p>This link's token is not valid (it may have been revoked). Ask the notebook's owner for a new link.</p><p><a href="${escapeHtml(target)}">Continue</a></p>`);
           return;
         }
         const name = p.kind === 'admin' ? ADMIN_COOKIE : notebookCookie(p.notebookId);
         res.cookie(name, token, { httpOnly: true, sameSite: 'strict', secure: opts.isSecure, path: '/', maxAge: TOKEN_COOKIE_MAX_AGE_S * 1000 });
         res.setHeader('Cache-Control', 'no-store');
-        res.status(200).type('html').send(`<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(target)}"><title>Signing in…</title><p>Signing in… <a href="${escapeHtml(target)}">continue</a></p>`);
+        res.status(200).type('html').send(`<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(target)}"><link rel="icon" href="data:,"><title>Signing in…</title><p>Signing in… <a href="${escapeHtml(target)}">continue</a></p>`);
         return;
       }
       const principal = await access.resolve(credentialsOf(req, notebookId));

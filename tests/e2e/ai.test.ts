@@ -19,6 +19,7 @@ import {
   type AppServer,
   type Person,
 } from './support';
+import { fetchAsAdmin } from '../support/auth';
 
 const KERNEL_MS = 60_000;
 
@@ -200,7 +201,7 @@ describe('an AI cell with a model configured', () => {
 describe('without a model', () => {
   it('disables the AI controls and says how to configure one; the rest works', async () => {
     // the shared server starts with no OPENAI_* settings, whatever this environment holds
-    const res = await fetch(`${baseURL()}/api/notebooks/x/cells/y/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetchAsAdmin(`${baseURL()}/api/notebooks/x/cells/y/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(404); // no such notebook; the real check follows
     const id = await createNotebook('No model');
     const lin = await openAs(browser, 'Linus');
@@ -221,7 +222,7 @@ describe('without a model', () => {
     await expect.poll(() => page.getByTestId('ai-error').textContent()).toContain('No language model configured');
     // and the server says so too
     const [first, aiCell] = await cellIds(page);
-    const gen = await fetch(`${baseURL()}/api/notebooks/${id}/cells/${aiCell}/generate`, {
+    const gen = await fetchAsAdmin(`${baseURL()}/api/notebooks/${id}/cells/${aiCell}/generate`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ prompt: 'x' }),

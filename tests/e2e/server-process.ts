@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TEST_ADMIN_TOKEN } from '../support/auth';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const SERVER_START_TIMEOUT_MS = 60_000;
@@ -26,7 +27,7 @@ export async function startAppServer(opts: { extraEnv?: Record<string, string> }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ynb-e2e-'));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/http/main.ts'], {
     cwd: ROOT,
-    env: { ...baseEnv(), NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...opts.extraEnv },
+    env: { ...baseEnv(), NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...opts.extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

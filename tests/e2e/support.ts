@@ -1,6 +1,7 @@
 // Browser-test helpers: Chromium through playwright-core, one context per person, and the HTTP API.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect, inject } from 'vitest';
+import { TEST_ADMIN_TOKEN } from '../support/auth';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -32,9 +33,14 @@ export interface Person {
   errors: string[];
 }
 
-/** A browser context for one person whose display name is already chosen. */
-export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<Person> {
+/**
+ * A browser context for one person whose display name is already chosen. By default they are the
+ * instance admin (the admin cookie, as after opening the sign-in URL); `asAdmin: false` makes a
+ * stranger, who gets in only with a notebook link.
+ */
+export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean } = {}): Promise<Person> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 860 } });
+  if (opts.asAdmin !== false) await context.addCookies([{ name: 'ynb_admin', value: TEST_ADMIN_TOKEN, url: baseURL(), httpOnly: true, sameSite: 'Strict' }]);
   await context.addInitScript((n) => {
     // init scripts run in every frame, sandboxed output frames too, which have no storage
     if (window !== window.top) return;
@@ -54,7 +60,7 @@ export { startAppServer, type AppServer } from './server-process';
 export async function createNotebook(title?: string, base = baseURL()): Promise<string> {
   const res = await fetch(`${base}/api/notebooks`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
     body: JSON.stringify(title ? { title } : {}),
   });
   expect(res.status).toBe(201);
@@ -124,4 +130,97 @@ export async function twoPeopleIn(title: string, base = baseURL()): Promise<TwoP
   await openNotebook(ada, notebookId, base);
   await openNotebook(grace, notebookId, base);
   return { browser, ada, grace, notebookId };
+}
+
+export interface DroppedFile {
+  name: string;
+  /** text content */
+  text?: string;
+  /** or this many bytes of a repeating pattern */
+  size?: number;
+}
+
+/**
+ * Drags files from "the desktop" onto the page and drops them: a DataTransfer made in the page
+ * (as the browser makes one for a real drop) carried by real dragenter, dragover and drop events.
+ * `beforeDrop` runs while the drag is over the page (to look at the drop overlay).
+ */
+export async function dropFiles(page: Page, files: DroppedFile[], opts: { target?: string; beforeDrop?: () => Promise<void> } = {}): Promise<void> {
+  const dataTransfer = await page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) {
+      let body: BlobPart;
+      if (f.text !== undefined) body = f.text;
+      else {
+        const bytes = new Uint8Array(f.size ?? 0);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff;
+        body = bytes;
+      }
+      dt.items.add(new File([body], f.name));
+    }
+    return dt;
+  }, files);
+  const target = opts.target ?? 'main';
+  await page.dispatchEvent(target, 'dragenter', { dataTransfer });
+  await page.dispatchEvent(target, 'dragover', { dataTransfer });
+  await opts.beforeDrop?.();
+  await page.dispatchEvent(target, 'drop', { dataTransfer });
+  await dataTransfer.dispose();
+}
+
+/** Reads a finished download's bytes. */
+export async function downloadText(download: import('playwright-core').Download): Promise<string> {
+  const path = await download.path();
+  const { readFile } = await import('node:fs/promises');
+  return readFile(path, 'utf8');
+}
+
+export interface CreatedNotebook {
+  id: string;
+  /** the owner's token, shown once by `POST /api/notebooks` */
+  token: string;
+}
+
+/** Makes a notebook as the admin and returns its id and its owner's token. */
+export async function createNotebookWithToken(title?: string, base = baseURL()): Promise<CreatedNotebook> {
+  const res = await fetch(`${base}/api/notebooks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    body: JSON.stringify(title ? { title } : {}),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as CreatedNotebook;
+}
+
+export interface CreatedLink {
+  id: string;
+  role: 'editor' | 'viewer';
+  token: string;
+  /** `<base>/n/<id>?token=<token>` */
+  url: string;
+}
+
+/** Makes an editor or viewer link through the API, with the owner's (or the admin's) token. */
+export async function createLink(notebookId: string, role: 'editor' | 'viewer', token = TEST_ADMIN_TOKEN, base = baseURL()): Promise<CreatedLink> {
+  const res = await fetch(`${base}/api/notebooks/${notebookId}/links`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ role }),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as CreatedLink;
+}
+
+/** Opens a notebook link (`/n/<id>?token=…`, which stores the token and reloads without it) and waits until it is connected. */
+export async function openLink(person: Person, url: string): Promise<void> {
+  await person.page.goto(url);
+  await person.page.locator('[data-testid=connection-status][data-state=connected]').waitFor();
+  await person.page.locator('[data-testid=cell]').first().waitFor();
+}
+
+/** A cell's source as this page shows it: its live editor's lines, or the static text. */
+export async function shownSource(page: Page, id: string): Promise<string> {
+  const cell = cellById(page, id);
+  if (await cell.locator('.monaco-editor .view-lines').count()) return editorText(page, id);
+  return ((await cell.locator('[data-testid=cell-source]').textContent()) ?? '').replace(/ $/, '');
 }

@@ -2,10 +2,17 @@
 // `allow-same-origin` gives the frame an opaque origin: its scripts run, but cannot read this page's
 // cookies, localStorage, DOM or tokens, nor call our API as the user.
 // https://html.spec.whatwg.org/multipage/iframe-embed-object.html#attr-iframe-sandbox
-import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
+//
+// Links to a relative path (IPython's FileLink) mean a file of the notebook's working directory.
+// The frame cannot fetch it (opaque origin, and it must not get the user's access), so its script
+// stops the click and asks the page, which checks the message came from this frame's window and
+// downloads the file itself. The frame never navigates the page and never gains its origin.
+import { memo, useContext, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { FileLinksContext, fileLinkTarget } from './file-links';
 
 export const HEIGHT_MESSAGE = 'ynb-output-height';
 export const MEASURE_MESSAGE = 'ynb-output-measure';
+export const LINK_MESSAGE = 'ynb-output-link';
 /** Taller HTML scrolls inside its frame. */
 export const MAX_HTML_HEIGHT = 800;
 const INITIAL_HEIGHT = 24;
@@ -36,33 +43,78 @@ tbody tr:hover { background: rgba(66, 165, 245, 0.2); }
 caption { caption-side: bottom; color: #57606a; padding: 4px 0; }
 `;
 
-/** Runs inside the frame: reports the content height to the parent whenever it changes. */
+/**
+ * Runs inside the frame, first of all its scripts (it sits in <head>, before the output's own):
+ * - relative links (FileLink('out.csv')) are files of the notebook, which the page downloads when
+ *   asked; clicks on them, by a person or by a script, never navigate the frame;
+ * - once the body is parsed, it reports the content height to the parent whenever it changes.
+ */
 function frameScript(id: string): string {
   // `</script` in the id would end the script early; `<` escaped inside a JSON string cannot
   const idJson = JSON.stringify(id).replace(/</g, '\\u003c');
   return `(function () {
   var id = ${idJson};
-  var root = document.getElementById('ynb-root');
-  var last = -1;
-  function post() {
-    var height = Math.ceil(root.getBoundingClientRect().bottom + (window.scrollY || 0));
-    if (height === last) return;
-    last = height;
-    parent.postMessage({ type: ${JSON.stringify(HEIGHT_MESSAGE)}, id: id, height: height }, '*');
+  function isRelative(href) {
+    var h = (href || '').trim();
+    return !!h && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(h) && '/#?\\\\'.indexOf(h.charAt(0)) < 0;
   }
-  if (typeof ResizeObserver === 'function') new ResizeObserver(post).observe(root);
-  window.addEventListener('load', post);
-  window.addEventListener('message', function (event) {
-    if (event.source === parent && event.data && event.data.type === ${JSON.stringify(MEASURE_MESSAGE)}) { last = -1; post(); }
-  });
-  post();
+  function onLinkClick(event) {
+    if (event.type === 'auxclick' && event.button !== 1) return;
+    var el = event.target;
+    while (el && el.nodeType !== 1) el = el.parentNode;
+    var a = el && el.closest ? el.closest('a[href]') : null;
+    if (!a) return;
+    var href = a.getAttribute('href');
+    if (!isRelative(href)) return;
+    event.preventDefault();
+    parent.postMessage({ type: ${JSON.stringify(LINK_MESSAGE)}, id: id, href: href }, '*');
+  }
+  document.addEventListener('click', onLinkClick, true);
+  document.addEventListener('auxclick', onLinkClick, true);
+  function measure() {
+    var root = document.getElementById('ynb-root');
+    var last = -1;
+    function post() {
+      var height = Math.ceil(root.getBoundingClientRect().bottom + (window.scrollY || 0));
+      if (height === last) return;
+      last = height;
+      parent.postMessage({ type: ${JSON.stringify(HEIGHT_MESSAGE)}, id: id, height: height }, '*');
+    }
+    if (typeof ResizeObserver === 'function') new ResizeObserver(post).observe(root);
+    window.addEventListener('load', post);
+    window.addEventListener('message', function (event) {
+      if (event.source === parent && event.data && event.data.type === ${JSON.stringify(MEASURE_MESSAGE)}) { last = -1; post(); }
+    });
+    post();
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', measure);
+  else measure();
 })();`;
 }
 
 /** The whole document of the frame. The output's HTML goes in as is: the sandbox is the boundary. */
 export function buildSrcDoc(html: string, id: string): string {
   const script = frameScript(id);
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_CSS}</style></head><body><div id="ynb-root">${html}</div><script>${script}</script></body></html>`;
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_CSS}</style><script>${script}</script></head><body><div id="ynb-root">${html}</div></body></html>`;
+}
+
+/**
+ * Downloads the working-directory file a frame's link names. Only right after a click: the
+ * frame's click activates this page too (HTML's activation notification reaches ancestors), so
+ * a script in an output cannot start downloads on its own.
+ */
+function openFileLink(notebookId: string, href: string): void {
+  const activation = (navigator as Navigator & { userActivation?: { isActive: boolean } }).userActivation;
+  if (activation && !activation.isActive) return;
+  const target = fileLinkTarget(notebookId, href);
+  if (!target) return;
+  const a = document.createElement('a');
+  a.href = target.url;
+  a.download = target.name;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
 }
 
 export const HtmlFrame = memo(function HtmlFrame({ html }: { html: string }) {
@@ -70,14 +122,20 @@ export const HtmlFrame = memo(function HtmlFrame({ html }: { html: string }) {
   const ref = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(INITIAL_HEIGHT);
   const srcDoc = useMemo(() => buildSrcDoc(html, id), [html, id]);
+  const notebookId = useContext(FileLinksContext);
 
   useEffect(() => {
     const onMessage = (event: MessageEvent) => {
       const frame = ref.current;
       // only our own frame's window may size it; any other frame could send the same shape
       if (!frame || event.source !== frame.contentWindow) return;
-      const data = event.data as { type?: unknown; id?: unknown; height?: unknown } | null;
-      if (!data || data.type !== HEIGHT_MESSAGE || data.id !== id) return;
+      const data = event.data as { type?: unknown; id?: unknown; height?: unknown; href?: unknown } | null;
+      if (!data || data.id !== id) return;
+      if (data.type === LINK_MESSAGE) {
+        if (notebookId && typeof data.href === 'string') openFileLink(notebookId, data.href);
+        return;
+      }
+      if (data.type !== HEIGHT_MESSAGE) return;
       if (typeof data.height !== 'number' || !Number.isFinite(data.height) || data.height < 0) return;
       setHeight(Math.min(Math.ceil(data.height), MAX_HTML_HEIGHT));
     };
@@ -85,7 +143,7 @@ export const HtmlFrame = memo(function HtmlFrame({ html }: { html: string }) {
     // the frame may have loaded (and posted) before this listener existed, e.g. during hydration
     ref.current?.contentWindow?.postMessage({ type: MEASURE_MESSAGE }, '*');
     return () => window.removeEventListener('message', onMessage);
-  }, [id, srcDoc]);
+  }, [id, srcDoc, notebookId]);
 
   return (
     <iframe

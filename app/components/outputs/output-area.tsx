@@ -4,10 +4,11 @@
 // through DOMPurify.
 import DOMPurify from 'dompurify';
 import { marked } from 'marked';
-import { memo, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { memo, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { ErrorOutput, MimeBundle, Output, StreamOutput } from '../../../common/notebook/types';
 import { fixConsole, stripAnsi } from './ansi';
 import { AnsiText } from './ansi-text';
+import { FileLinksContext, rewriteFileLinks } from './file-links';
 import { HtmlFrame } from './html-frame';
 import {
   WIDGET_MIME,
@@ -98,14 +99,15 @@ function ImageView({ bundle, metadata, mime }: { bundle: MimeBundle; metadata: R
   );
 }
 
-function renderMarkdown(source: string): string {
+function renderMarkdown(source: string, notebookId: string | null): string {
   const html = marked.parse(source, { async: false, gfm: true }) as string;
-  return DOMPurify.sanitize(html, { ADD_ATTR: ['target'] });
+  return rewriteFileLinks(DOMPurify.sanitize(html, { ADD_ATTR: ['target'] }), notebookId);
 }
 
 function MarkdownOutput({ source }: { source: string }) {
   const isClient = useIsClient();
-  const html = useMemo(() => (isClient ? renderMarkdown(source) : null), [isClient, source]);
+  const notebookId = useContext(FileLinksContext);
+  const html = useMemo(() => (isClient ? renderMarkdown(source, notebookId) : null), [isClient, source, notebookId]);
   if (html === null) return <pre className="ynb-out-text">{source}</pre>;
   return <div className="ynb-out-markdown" dangerouslySetInnerHTML={{ __html: html }} />;
 }
