@@ -179,7 +179,8 @@ export function apiGuard(guard: RequestGuard, access: AccessService, limiter: Ra
   };
 }
 
-const PAGE_PATH = /^\/(?:n\/([A-Za-z0-9_-]{1,64})\/?)?$/;
+// a page, and the data requests Remix's client makes for it (single fetch: `/_root.data`, `/n/<id>.data`)
+const PAGE_PATH = /^\/(?:_root\.data|n\/([A-Za-z0-9_-]{1,64})(?:\.data|\/)?)?$/;
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
