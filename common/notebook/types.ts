@@ -18,6 +18,8 @@ export interface ExecutionState {
   by?: Actor;
   /** ms since epoch when this state began */
   since: number;
+  /** on the idle state after a run someone interrupted: who did ("interrupted by Bob") */
+  interruptedBy?: Actor;
 }
 
 export type KernelStatus = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead' | 'unreachable' | 'not-started';
@@ -59,7 +61,11 @@ export interface ErrorOutput {
 }
 export type Output = StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput;
 
-export type AiStatus = 'generating' | 'running' | 'fixing' | 'done' | 'failed' | 'stopped';
+/**
+ * `answering`: the code has run and the model writes only its short answer; the cell's code is
+ * never written in this phase, so it is editable again (only generating and fixing write code).
+ */
+export type AiStatus = 'generating' | 'running' | 'fixing' | 'answering' | 'done' | 'failed' | 'stopped';
 
 export interface AiAttempt {
   /** which generation (1 = first ask, 2 = first regenerate, ...) */
@@ -87,6 +93,12 @@ export interface AiInfo {
   finishedAt?: number;
   /** the model's short answer after seeing the output */
   answer?: string;
+  /**
+   * A reasoning model's thoughts in this generation (`reasoning_content` / `reasoning` deltas or
+   * `<think>…</think>`), all its turns in order, live while it thinks; cut to MAX_THOUGHTS_CHARS.
+   * Never taken as code.
+   */
+  thoughts?: string;
   /** id of a cell that another step of the same request added */
   parentCellId?: string;
   /** 1 for the first ask, incremented by each regenerate */

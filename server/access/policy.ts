@@ -34,6 +34,9 @@ const RULES: { method: string; path: RegExp; need: Role; limited?: 'run' | 'gene
   { method: 'POST', path: new RegExp(`^${NB}/cells/[^/]+/generate$`), need: 'editor', limited: 'generate' },
   { method: 'POST', path: new RegExp(`^${NB}/cells/[^/]+/stop$`), need: 'editor' },
   { method: 'POST', path: new RegExp(`^${NB}/(interrupt|restart)$`), need: 'editor' },
+  // completion and help read the kernel's state; editor only: a request reaches the kernel (and
+  // `inspect` with detail 1 shows source), and only editors can run code there anyway
+  { method: 'POST', path: new RegExp(`^${NB}/(complete|inspect)$`), need: 'editor' },
   { method: 'GET', path: new RegExp(`^${NB}/links/?$`), need: 'owner' },
   { method: 'POST', path: new RegExp(`^${NB}/links/?$`), need: 'owner' },
   { method: 'DELETE', path: new RegExp(`^${NB}/links/[^/]+$`), need: 'owner' },

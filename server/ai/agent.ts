@@ -22,7 +22,16 @@ import type { RoomManager } from '../sync/rooms';
 import type { ExecutionService } from '../notebook/execution';
 import type { RunOutcome } from '../notebook/runner';
 import { buildContext, inspectKernel, summarizeOutputs, SYSTEM_PROMPT } from './context';
-import { GENERATION_TIMEOUT_MS, MAX_ANSWER_CHARS, MAX_ATTEMPTS, MAX_ERROR_OUTPUT_CHARS, MAX_TOKENS_PER_GENERATION } from './limits';
+import {
+  GENERATION_TIMEOUT_MS,
+  MAX_ANSWER_CHARS,
+  MAX_ATTEMPTS,
+  MAX_ERROR_OUTPUT_CHARS,
+  MAX_THOUGHTS_CHARS,
+  MAX_TOKENS_PER_GENERATION,
+  THOUGHTS_FLUSH_MS,
+} from './limits';
+import { cutThoughts } from './reasoning';
 import {
   assistantMessageFor,
   ProviderError,
@@ -129,12 +138,12 @@ export class AiService {
   }
 
   /** Stops a generation: the model stream is cancelled and a run it started is interrupted. */
-  async stop(notebookId: string, cellId: string): Promise<boolean> {
+  async stop(notebookId: string, cellId: string, by?: Actor): Promise<boolean> {
     const gen = this.active.get(`${notebookId}/${cellId}`);
     if (!gen) return false;
     gen.abort.abort();
     if (gen.runningCellId) {
-      await this.opts.execution.interrupt(notebookId).catch(() => undefined);
+      await this.opts.execution.interrupt(notebookId, by).catch(() => undefined);
     }
     await gen.done;
     return true;
@@ -245,6 +254,18 @@ export class AiService {
     let received: ModelTurn | null = null;
     let tokens = 0;
     const tokenBudget = this.opts.maxTokens ?? MAX_TOKENS_PER_GENERATION;
+    /** thoughts of this cell's finished turns; the live turn's are shown after them */
+    let thoughtsDone = '';
+    const joinThoughts = (live: string | undefined) => [thoughtsDone, live?.trim()].filter(Boolean).join('\n\n');
+    const showThoughts = (id: string, live: string | undefined) => {
+      const all = joinThoughts(live);
+      if (all) this.setAi(doc, id, { thoughts: cutThoughts(all, MAX_THOUGHTS_CHARS) });
+    };
+    /** a turn ended: its thoughts are kept on the cell for good */
+    const keepThoughts = (id: string, turn: ModelTurn) => {
+      thoughtsDone = joinThoughts(turn.thoughts);
+      showThoughts(id, undefined);
+    };
     for (;;) {
       if (signal.aborted) return this.finish(doc, cellId, 'stopped', 'Stopped.');
       this.setAi(doc, cellId, {
@@ -254,7 +275,8 @@ export class AiService {
       });
       let turn: ModelTurn;
       try {
-        turn = received ?? (await this.streamInto(doc, cellId, messages, signal, deadline));
+        const liveCell = cellId;
+        turn = received ?? (await this.streamInto(doc, cellId, messages, signal, deadline, (t) => showThoughts(liveCell, t)));
         received = null;
       } catch (err) {
         if (err instanceof ProviderError && err.code === 'ABORTED') return this.finish(doc, cellId, 'stopped', 'Stopped while the model was writing.');
@@ -262,6 +284,7 @@ export class AiService {
         this.pushAttempt(doc, cellId, { generation, code: cellSource(findCell(doc, cellId)!).toString(), outcome: 'provider-error', error: message, startedAt: Date.now(), finishedAt: Date.now() });
         return this.finish(doc, cellId, 'failed', message);
       }
+      keepThoughts(cellId, turn);
       tokens += turn.usage?.totalTokens ?? 0;
       if (tokens > tokenBudget && turn.code) {
         return this.finish(doc, cellId, 'failed', `Token budget spent (${tokens} of ${tokenBudget} tokens) before the code worked.`);
@@ -304,29 +327,36 @@ export class AiService {
             `The cell ran without error. Output:\n${summarizeOutputs(outputs) || '(no output)'}\n\nIf this answers the request, reply with a short answer (no code). If another step is needed, call run_python with the next cell.`,
           ),
         );
-        this.setAi(doc, cellId, { status: 'generating', detail: 'writing the answer' });
+        // The code has run: only the answer is written now. The cell's source is never written in
+        // this phase (a code step goes to a new cell below), so the code is an ordinary, editable
+        // cell again: status 'answering' says so to every client.
+        this.setAi(doc, cellId, { status: 'answering', detail: 'writing the answer' });
         // the answer, or the next step of a request that needs several
         let next: ModelTurn;
         const answerCell = cellId;
         const answer = throttle((text: string) => this.setAi(doc, answerCell, { answer: text.slice(0, MAX_ANSWER_CHARS) }));
+        const thoughts = throttle((t: string) => showThoughts(answerCell, t), THOUGHTS_FLUSH_MS);
         try {
           next = await streamTurn(this.opts.model!, messages, {
             ...this.opts.turnOptions,
             signal,
             tools: steps < MAX_EXTRA_STEPS,
             timeoutMs: Math.max(1000, Math.min(GENERATION_TIMEOUT_MS, deadline - Date.now())),
-            // prose streams into the answer; a code step is not an answer
-            events: { onText: (t) => answer.push(extractProse(t)) },
+            // prose streams into the answer; a code step is not an answer (and never the source)
+            events: { onText: (t) => answer.push(extractProse(t)), onThoughts: (t) => thoughts.push(t) },
           });
         } catch (err) {
           answer.cancel();
+          thoughts.cancel();
           if (err instanceof ProviderError && err.code === 'ABORTED') return this.finish(doc, cellId, 'stopped', 'Stopped while the model was answering.');
           // the code worked; only the summary failed
           return this.finish(doc, cellId, 'done', `The code ran, but the model's answer failed: ${(err as Error).message}`);
         }
         answer.cancel();
+        thoughts.cancel();
         tokens += next.usage?.totalTokens ?? 0;
         if (!next.code || steps >= MAX_EXTRA_STEPS || tokens > tokenBudget) {
+          keepThoughts(cellId, next);
           return this.finish(doc, cellId, 'done', undefined, (next.prose || next.text).trim());
         }
         // another step: a new AI cell below, with the same request
@@ -340,6 +370,7 @@ export class AiService {
           newId = insertCell(doc, at + 1, { cell_type: 'code', prompt: `${prompt}\n(step ${steps + 1})` });
         }, ORIGIN_SERVER);
         cellId = newId;
+        thoughtsDone = ''; // the next step's thoughts belong to its own cell (kept when its turn is handled)
         // Stop on the new cell stops the whole request
         this.active.set(`${notebookId}/${cellId}`, gen);
         generation = this.begin(doc, cellId, prompt, by, parent);
@@ -375,24 +406,36 @@ export class AiService {
     }, ORIGIN_SERVER);
   }
 
-  /** One model turn, its code streamed into the cell every CODE_FLUSH_MS. */
-  private async streamInto(doc: Y.Doc, cellId: string, messages: ChatMessage[], signal: AbortSignal, deadline: number): Promise<ModelTurn> {
+  /**
+   * One model turn, its code streamed into the cell every CODE_FLUSH_MS and a reasoning model's
+   * thoughts (never code) into the provenance every THOUGHTS_FLUSH_MS.
+   */
+  private async streamInto(
+    doc: Y.Doc,
+    cellId: string,
+    messages: ChatMessage[],
+    signal: AbortSignal,
+    deadline: number,
+    onThoughts: (thoughtsSoFar: string) => void,
+  ): Promise<ModelTurn> {
     const code = throttle((c: string) => this.writeCode(doc, cellId, c));
+    const thoughts = throttle(onThoughts, THOUGHTS_FLUSH_MS);
     try {
       return await streamTurn(this.opts.model!, messages, {
         ...this.opts.turnOptions,
         signal,
         timeoutMs: Math.max(1000, Math.min(GENERATION_TIMEOUT_MS, deadline - Date.now())),
-        events: { onCode: (c) => code.push(c) },
+        events: { onCode: (c) => code.push(c), onThoughts: (t) => thoughts.push(t) },
       });
     } finally {
       code.cancel();
+      thoughts.cancel();
     }
   }
 }
 
-/** Keeps the latest value and hands it on at most every CODE_FLUSH_MS. */
-function throttle(apply: (v: string) => void) {
+/** Keeps the latest value and hands it on at most every `everyMs` (default CODE_FLUSH_MS). */
+function throttle(apply: (v: string) => void, everyMs = CODE_FLUSH_MS) {
   let latest: string | null = null;
   let timer: NodeJS.Timeout | null = null;
   return {
@@ -401,7 +444,7 @@ function throttle(apply: (v: string) => void) {
       timer ??= setTimeout(() => {
         timer = null;
         if (latest !== null) apply(latest);
-      }, CODE_FLUSH_MS);
+      }, everyMs);
     },
     cancel() {
       if (timer) clearTimeout(timer);

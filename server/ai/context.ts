@@ -156,7 +156,8 @@ export function summarizeOutputs(outputs: Output[], maxChars = MAX_OUTPUT_CHARS_
     if (o.output_type === 'stream') parts.push(stripAnsi(o.text));
     else if (o.output_type === 'error') {
       const tb = stripAnsi(o.traceback.join('\n'));
-      parts.push(cut(`${o.ename}: ${o.evalue}\n${tb}`, MAX_ERROR_OUTPUT_CHARS, 'tail'));
+      // a kernel failure (no ename) carries its message in the traceback already
+      parts.push(cut(o.ename ? `${o.ename}: ${o.evalue}\n${tb}` : tb || o.evalue, MAX_ERROR_OUTPUT_CHARS, 'tail'));
     } else {
       const data = o.data ?? {};
       const kinds = Object.keys(data).filter((k) => k !== 'text/plain');

@@ -55,3 +55,9 @@ export const MAX_ANSWER_CHARS = 2_000;
 
 /** Tokens (prompt + completion, as the endpoint reports them) one generation may spend in all its turns. */
 export const MAX_TOKENS_PER_GENERATION = 120_000;
+
+/** A reasoning model's thoughts kept in a cell's provenance (AiInfo.thoughts), all turns of one generation. */
+export const MAX_THOUGHTS_CHARS = 16_000;
+
+/** How often streamed thoughts are written into the document (slower than code: they are long). */
+export const THOUGHTS_FLUSH_MS = 400;

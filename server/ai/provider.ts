@@ -11,6 +11,7 @@ import type {
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { extractCode, partialCode, partialJsonCode, RUN_PYTHON_TOOL_NAME } from './code-extract';
+import { ThinkSplitter } from './reasoning';
 import {
   GENERATION_TIMEOUT_MS,
   MAX_COMPLETION_TOKENS,
@@ -111,8 +112,10 @@ export class ProviderError extends Error {
 export interface StreamEvents {
   /** The code so far, each time it grows (from the tool call's arguments or the open fence). */
   onCode?(codeSoFar: string): void;
-  /** The assistant's text so far, each time it grows. */
+  /** The assistant's text so far (thoughts left out), each time it changes. */
   onText?(textSoFar: string): void;
+  /** A reasoning model's thoughts so far, each time they grow (reasoning field or <think>). */
+  onThoughts?(thoughtsSoFar: string): void;
 }
 
 export interface TokenUsage {
@@ -122,8 +125,10 @@ export interface TokenUsage {
 }
 
 export interface ModelTurn {
-  /** The assistant's text as received (may hold a fence or a printed tool call). */
+  /** The assistant's text as received, thoughts left out (may hold a fence or a printed tool call). */
   text: string;
+  /** What a reasoning model thought before answering (never a source of code); absent when none. */
+  thoughts?: string;
   /** `text` without the code it carried. */
   prose: string;
   code: string | null;
@@ -404,6 +409,32 @@ async function attemptOnce(ctx: AttemptContext): Promise<AttemptResult> {
   let hasStreamed = false;
   let isInStream = false;
   let text = '';
+  // thoughts of reasoning models: a separate delta field, or <think> in the content
+  const splitter = new ThinkSplitter();
+  let fieldThoughts = '';
+  let lastThoughts = '';
+  const allThoughts = () => [fieldThoughts.trim(), splitter.thoughts.trim()].filter(Boolean).join('\n\n');
+  const emitThoughts = () => {
+    const t = allThoughts();
+    if (t === lastThoughts) return;
+    lastThoughts = t;
+    ctx.events?.onThoughts?.(t);
+  };
+  /** the content changed: hand out the answer text and the code in it */
+  const onContent = (isRewritten: boolean) => {
+    if (splitter.answer !== text) {
+      text = splitter.answer;
+      ctx.events?.onText?.(text);
+    }
+    if (toolArguments !== undefined) return;
+    const code = partialCode(text);
+    // text taken for answer was thoughts after all ("…</think>"): take back code shown from it
+    if (isRewritten && code === null && lastCode !== null) {
+      lastCode = '';
+      ctx.events?.onCode?.('');
+    }
+    emitCode(code);
+  };
   let lastCode: string | null = null;
   let toolCallId: string | undefined;
   let toolName: string | undefined;
@@ -460,13 +491,20 @@ async function attemptOnce(ctx: AttemptContext): Promise<AttemptResult> {
       }
       const choice = chunk.choices?.[0];
       if (!choice) continue;
-      const delta = choice.delta ?? {};
+      const delta = (choice.delta ?? {}) as ChatCompletionChunk.Choice.Delta & { reasoning_content?: unknown; reasoning?: unknown };
+      // reasoning_content: DeepSeek, vLLM, llama.cpp; reasoning: OpenRouter, Ollama, newer vLLM
+      for (const field of [delta.reasoning_content, delta.reasoning]) {
+        if (typeof field === 'string' && field.length > 0) {
+          hasStreamed = true;
+          fieldThoughts += field;
+        }
+      }
       if (typeof delta.content === 'string' && delta.content.length > 0) {
         hasStreamed = true;
-        text += delta.content;
-        ctx.events?.onText?.(text);
-        if (toolArguments === undefined) emitCode(partialCode(text));
+        const isRewritten = splitter.push(delta.content);
+        onContent(isRewritten);
       }
+      emitThoughts();
       // Only the first tool call is run; a model asked for one cell at a time.
       const call = delta.tool_calls?.find((c) => (c.index ?? 0) === 0);
       if (call) {
@@ -491,6 +529,9 @@ async function attemptOnce(ctx: AttemptContext): Promise<AttemptResult> {
 
   // The client ends the iteration quietly when its request is aborted: tell why.
   if (abortReason !== null) throw abortedOutcome();
+  onContent(splitter.end());
+  emitThoughts();
+  const thoughts = allThoughts() || undefined;
   if (finishReason === null) {
     throw new ProviderError('STREAM_CUT', 'The connection to the model was cut before its answer was complete.', {
       hasStreamed,
@@ -512,6 +553,7 @@ async function attemptOnce(ctx: AttemptContext): Promise<AttemptResult> {
     if (code !== null) emitCode(code);
     return {
       text,
+      ...(thoughts ? { thoughts } : {}),
       prose: text.trim(),
       code,
       via: code === null ? null : 'tool',
@@ -528,6 +570,7 @@ async function attemptOnce(ctx: AttemptContext): Promise<AttemptResult> {
   if (extracted.code !== null) emitCode(extracted.code);
   return {
     text,
+    ...(thoughts ? { thoughts } : {}),
     prose: extracted.prose,
     code: extracted.code,
     via: extracted.via,

@@ -50,6 +50,28 @@ const GenerateBody = z
   })
   .strict();
 
+/** A cell's code sent for completion or help (the same bound as a run's source). */
+export const MAX_EDITOR_CODE_CHARS = 1_000_000;
+
+/** `cursor_pos`: a JS string (UTF-16) offset into `code`, as editors count; the kernel layer converts. */
+const CompleteBody = z
+  .object({
+    code: z.string().max(MAX_EDITOR_CODE_CHARS),
+    cursor_pos: z.number().int().min(0),
+  })
+  .strict()
+  .refine((b) => b.cursor_pos <= b.code.length, { message: 'cursor_pos is past the end of code', path: ['cursor_pos'] });
+
+const InspectBody = z
+  .object({
+    code: z.string().max(MAX_EDITOR_CODE_CHARS),
+    cursor_pos: z.number().int().min(0),
+    /** 0: signature and docstring (Shift+Tab); 1: also the source, as `obj??` */
+    detail_level: z.union([z.literal(0), z.literal(1)]).optional(),
+  })
+  .strict()
+  .refine((b) => b.cursor_pos <= b.code.length, { message: 'cursor_pos is past the end of code', path: ['cursor_pos'] });
+
 const AI_ERROR_STATUS: Record<AiError['code'], number> = {
   NOT_CONFIGURED: 503,
   NOT_FOUND: 404,
@@ -180,10 +202,11 @@ export function createApi(deps: ApiDeps): Router {
     api.post(
       `/notebooks/:id/${action}`,
       route(async (req, res) => {
-        parse(ByBody, req.body);
+        const body = parse(ByBody, req.body);
         await requireNotebook(req.params.id);
         try {
-          await deps.execution[action](req.params.id);
+          if (action === 'interrupt') await deps.execution.interrupt(req.params.id, body.by ?? API_ACTOR);
+          else await deps.execution.restart(req.params.id);
         } catch (err) {
           throw kernelHttpError(err);
         }
@@ -215,10 +238,31 @@ export function createApi(deps: ApiDeps): Router {
   api.post(
     '/notebooks/:id/cells/:cellId/stop',
     route(async (req, res) => {
-      parse(ByBody, req.body);
+      const body = parse(ByBody, req.body);
       await requireNotebook(req.params.id);
-      const stopped = await deps.ai.stop(req.params.id, req.params.cellId);
+      const stopped = await deps.ai.stop(req.params.id, req.params.cellId, body.by ?? API_ACTOR);
       res.json({ stopped });
+    }),
+  );
+
+  // Completion and help for the editor, from the notebook's kernel (the browser never talks to the
+  // gateway). Beside the run queue, never in it; never starting a kernel; within a named deadline
+  // (COMPLETE_TIMEOUT_MS), else an empty answer: a suggestion that comes late is worth nothing.
+  api.post(
+    '/notebooks/:id/complete',
+    route(async (req, res) => {
+      const body = parse(CompleteBody, req.body);
+      await requireNotebook(req.params.id);
+      res.json(await deps.execution.complete(req.params.id, body.code, body.cursor_pos));
+    }),
+  );
+
+  api.post(
+    '/notebooks/:id/inspect',
+    route(async (req, res) => {
+      const body = parse(InspectBody, req.body);
+      await requireNotebook(req.params.id);
+      res.json(await deps.execution.inspect(req.params.id, body.code, body.cursor_pos, body.detail_level ?? 0));
     }),
   );
 

@@ -9,6 +9,8 @@ export type {
   KernelServiceOptions,
   KernelStatus,
   NotebookKernel,
+  CompleteResult,
+  InspectResult,
 } from './types.js';
-export { DEFAULT_IDLE_CULL_MS, DEFAULT_EVAL_TIMEOUT_MS } from './notebook-kernel.js';
+export { DEFAULT_IDLE_CULL_MS, DEFAULT_EVAL_TIMEOUT_MS, COMPLETE_TIMEOUT_MS, INSPECT_REQUEST_TIMEOUT_MS } from './notebook-kernel.js';
 export { notebookWorkDir } from './kernel-env.js';

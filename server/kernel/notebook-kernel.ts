@@ -2,10 +2,10 @@
 // death detection, restart, idle cull. Knows nothing of Yjs.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CommsOverSubshells, KernelAPI, KernelConnection, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
+import { CommsOverSubshells, KernelAPI, KernelConnection, KernelMessage, type Kernel, type ServerConnection } from '@jupyterlab/services';
 import { KernelError } from './errors.js';
 import { probeGateway, toKernelError, type GatewayEndpoint } from './gateway-connection.js';
-import type { CommChannel, CommReply, ExecuteOptions, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
+import type { CommChannel, CommReply, CompleteResult, ExecuteOptions, InspectResult, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
 
 /** Time for a started kernel to connect and answer kernel_info. */
 export const KERNEL_READY_TIMEOUT_MS = 60_000;
@@ -13,6 +13,23 @@ export const DEFAULT_EVAL_TIMEOUT_MS = 10_000;
 export const DEFAULT_IDLE_CULL_MS = 60 * 60 * 1000;
 /** Default time a comm request (a file chunk, a listing) may wait for the kernel's answer. */
 export const DEFAULT_COMM_TIMEOUT_MS = 60_000;
+/**
+ * How long a completion (or help) request may wait for the kernel's answer. Like execute, it is a
+ * shell request: it waits behind a running cell, so past this it gives up with an empty answer
+ * (the editor simply shows no suggestions) instead of holding the person's keystrokes.
+ */
+export const COMPLETE_TIMEOUT_MS = 1_500;
+/** The same for a help request (Shift+Tab, inspect_request). */
+export const INSPECT_REQUEST_TIMEOUT_MS = 1_500;
+/**
+ * Completion and help requests sent and not yet answered by one kernel. A long cell holds them
+ * in the kernel's queue; past this many, new ones answer empty at once rather than pile up.
+ */
+export const MAX_PENDING_EDITOR_REQUESTS = 4;
+/** Matches of one completion kept (IPython may offer thousands after an import). */
+export const MAX_COMPLETE_MATCHES = 1_000;
+/** Characters of one help text kept. */
+export const MAX_INSPECT_CHARS = 50_000;
 /** How long after the kernel finished a comm message its answer may still arrive. */
 const COMM_ANSWER_GRACE_MS = 5_000;
 /** How long a connection to an auto-restarted (dead for us) kernel may take to settle before we drop it. */
@@ -107,11 +124,51 @@ function initCode(workDir: string): string {
   ].join('\n');
 }
 
+/**
+ * Run silently once a kernel is ready: IPython's first completion loads jedi, parso's grammar and
+ * the builtins' stubs (a second or more on a busy machine), which would make the first Tab of
+ * every new kernel miss COMPLETE_TIMEOUT_MS. Not awaited by the start; an execute waits for it
+ * (see `warming`) so that an interrupt never lands in it instead of the cell. Never fails.
+ */
+const COMPLETER_WARM_UP = `
+def __yn_warm():
+    try:
+        from IPython.core.completer import provisionalcompleter
+        with provisionalcompleter():
+            for code in ("pri", "str.up"):
+                list(get_ipython().Completer.completions(code, len(code)))
+    except Exception:
+        pass
+__yn_warm()
+del __yn_warm`;
+
 /** A standalone ArrayBuffer holding exactly these bytes: the message serializer ignores byteOffset. */
 function exactBuffer(b: Uint8Array): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer;
   // a copy (Buffer#slice would share the pool's memory instead)
   return new Uint8Array(b).buffer as ArrayBuffer;
+}
+
+/** The code point offset (Jupyter's cursor_pos, protocol 5.2+) of a JS (UTF-16) string offset. */
+export function toCodePointOffset(text: string, utf16Offset: number): number {
+  let n = 0;
+  for (let i = 0; i < Math.min(utf16Offset, text.length); i++) {
+    const c = text.charCodeAt(i);
+    // a surrogate pair is one code point: count its high half only
+    if (!(c >= 0xdc00 && c <= 0xdfff && i > 0 && isHighSurrogate(text.charCodeAt(i - 1)))) n++;
+  }
+  return n;
+}
+
+/** The JS (UTF-16) string offset of a code point offset into `text`. */
+export function toUtf16Offset(text: string, codePointOffset: number): number {
+  let i = 0;
+  for (let n = 0; n < codePointOffset && i < text.length; n++) i += isHighSurrogate(text.charCodeAt(i)) && i + 1 < text.length ? 2 : 1;
+  return i;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
 }
 
 function toBuffers(list: readonly (ArrayBuffer | ArrayBufferView)[] | undefined): Buffer[] {
@@ -129,6 +186,14 @@ export class NotebookKernelImpl implements NotebookKernel {
   /** Rejecters of requests waiting on the current kernel; called when it dies or restarts. */
   private inflight = new Set<(err: KernelError) => void>();
   private isRestartExpected = false;
+  /**
+   * The completer warm-up after a (re)start, until the kernel has run it. An execute waits for it
+   * before sending its code: an interrupt meanwhile then skips the code, instead of interrupting
+   * the warm-up and leaving the cell to run.
+   */
+  private warming: Promise<void> | null = null;
+  /** completion and help requests the kernel has not answered yet */
+  private pendingEditorRequests = 0;
   private cullTimer: NodeJS.Timeout | null = null;
   private isClosed = false;
 
@@ -232,6 +297,7 @@ export class NotebookKernelImpl implements NotebookKernel {
       return fail(err instanceof KernelError ? err : toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
     }
     this.isReady = true;
+    this.warmCompleter(conn);
     this.deps.log(`kernel ${conn.id} started for notebook ${this.notebookId}`);
     this.setStatus('idle');
     this.scheduleCull();
@@ -333,6 +399,23 @@ export class NotebookKernelImpl implements NotebookKernel {
     }
   }
 
+  private warmCompleter(conn: KernelConnection): void {
+    try {
+      const future = conn.requestExecute({ code: COMPLETER_WARM_UP, silent: true, store_history: false, allow_stdin: false, stop_on_error: false }, true);
+      // a kernel that dies or restarts meanwhile: nothing to warm (disposed futures reject)
+      const warming: Promise<void> = future.done.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.warming = warming;
+      void warming.then(() => {
+        if (this.warming === warming) this.warming = null;
+      });
+    } catch {
+      // the connection went away: nothing to warm
+    }
+  }
+
   /** Races a promise with the death of the kernel (and an optional deadline). */
   private track<T>(p: Promise<T>, timeoutMs?: number, timeoutWhat?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -386,7 +469,8 @@ export class NotebookKernelImpl implements NotebookKernel {
 
   async execute(code: string, opts: ExecuteOptions): Promise<ExecuteResult> {
     const conn = await this.ensureKernel();
-    // interrupted while the kernel was starting: the code never runs
+    if (this.warming) await this.warming;
+    // interrupted while the kernel was starting (or warming its completer): the code never runs
     if (opts.signal?.aborted) return { status: 'aborted', execution_count: null };
     this.clearCull();
     let isAborted = false;
@@ -424,6 +508,19 @@ export class NotebookKernelImpl implements NotebookKernel {
       }
       const reply = (await this.track(future.done)) as KernelMessage.IExecuteReplyMsg;
       const content = reply.content;
+      // `obj?` and `help()`-like pages come as a payload of the reply, not on iopub; they are the
+      // cell's output, as JupyterLab shows them
+      const payload = content.status === 'ok' ? (content as { payload?: unknown }).payload : undefined;
+      if (Array.isArray(payload)) {
+        for (const p of payload as { source?: unknown; data?: unknown }[]) {
+          if (p?.source !== 'page' || typeof p.data !== 'object' || p.data === null) continue;
+          try {
+            opts.onOutput({ msg_type: 'display_data', content: { data: p.data, metadata: {} } });
+          } catch (err) {
+            this.deps.log(`onOutput threw: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      }
       // 'abort' is an older spelling of 'aborted' that the message types still allow.
       const status: ExecuteResult['status'] =
         content.status === 'ok' ? 'ok' : isAborted || content.status !== 'error' ? 'aborted' : 'error';
@@ -535,6 +632,62 @@ export class NotebookKernelImpl implements NotebookKernel {
     }
   }
 
+  async complete(code: string, cursorPos: number, timeoutMs = COMPLETE_TIMEOUT_MS): Promise<CompleteResult> {
+    const empty: CompleteResult = { matches: [], cursor_start: cursorPos, cursor_end: cursorPos };
+    const reply = await this.editorRequest('complete_request', { code, cursor_pos: toCodePointOffset(code, cursorPos) }, timeoutMs);
+    const c = reply as Partial<KernelMessage.ICompleteReplyMsg['content']> | null;
+    if (!c || c.status !== 'ok' || !Array.isArray(c.matches)) return empty;
+    const matches = c.matches.filter((m): m is string => typeof m === 'string').slice(0, MAX_COMPLETE_MATCHES);
+    const result: CompleteResult = {
+      matches,
+      cursor_start: typeof c.cursor_start === 'number' ? toUtf16Offset(code, c.cursor_start) : cursorPos,
+      cursor_end: typeof c.cursor_end === 'number' ? toUtf16Offset(code, c.cursor_end) : cursorPos,
+    };
+    // IPython's types and signatures of the matches, in their order; cut like the matches
+    const types = (c.metadata as { _jupyter_types_experimental?: unknown } | undefined)?._jupyter_types_experimental;
+    if (Array.isArray(types)) result.metadata = { _jupyter_types_experimental: types.slice(0, MAX_COMPLETE_MATCHES) };
+    return result;
+  }
+
+  async inspect(code: string, cursorPos: number, detailLevel: 0 | 1 = 0, timeoutMs = INSPECT_REQUEST_TIMEOUT_MS): Promise<InspectResult> {
+    const reply = await this.editorRequest('inspect_request', { code, cursor_pos: toCodePointOffset(code, cursorPos), detail_level: detailLevel }, timeoutMs);
+    const c = reply as Partial<KernelMessage.IInspectReplyMsg['content']> | null;
+    const text = c?.status === 'ok' && c.found ? (c.data as Record<string, unknown> | undefined)?.['text/plain'] : undefined;
+    if (typeof text !== 'string') return { found: false, data: {} };
+    const cut = text.length > MAX_INSPECT_CHARS ? `${text.slice(0, MAX_INSPECT_CHARS)}\n[help cut to ${MAX_INSPECT_CHARS} characters]` : text;
+    return { found: true, data: { 'text/plain': cut } };
+  }
+
+  /**
+   * A shell request for the editor (complete, inspect), straight to the kernel: never through the
+   * run queue, never starting a kernel. Resolves with the reply's content, or null when there is
+   * no kernel, too many requests wait already, the deadline passed or anything failed.
+   */
+  private async editorRequest(msgType: 'complete_request' | 'inspect_request', content: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    const conn = this.conn;
+    if (!conn || !this.isReady || conn.isDisposed || this.isRestartExpected) return null;
+    if (this.pendingEditorRequests >= MAX_PENDING_EDITOR_REQUESTS) return null;
+    let future: Kernel.IShellFuture;
+    try {
+      const msg = KernelMessage.createMessage({ msgType, channel: 'shell', username: conn.username, session: conn.clientId, content } as never);
+      future = conn.sendShellMessage(msg as never, true, true);
+    } catch {
+      return null;
+    }
+    // counted until the kernel answers (it may do so after we gave up) or the connection goes
+    this.pendingEditorRequests++;
+    const answered = future.done.finally(() => {
+      this.pendingEditorRequests--;
+    });
+    answered.catch(() => undefined);
+    try {
+      const reply = await this.track(answered, timeoutMs, `the kernel did not answer ${msgType}`);
+      return (reply as KernelMessage.IShellMessage).content;
+    } catch {
+      return null;
+    }
+  }
+
   async interrupt(): Promise<void> {
     const conn = this.conn;
     if (!conn || conn.isDisposed) return;
@@ -565,6 +718,7 @@ export class NotebookKernelImpl implements NotebookKernel {
       await this.track(conn.restart(), KERNEL_READY_TIMEOUT_MS, 'the kernel did not restart');
       await this.waitReady(conn);
       await this.runInit(conn);
+      this.warmCompleter(conn);
       this.isRestartExpected = false;
       this.setStatus('idle');
       this.scheduleCull();

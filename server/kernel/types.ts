@@ -68,6 +68,23 @@ export interface CommChannel {
   close(): void;
 }
 
+/** The kernel's completions at a cursor (Jupyter's complete_reply); offsets are JS string offsets (UTF-16). */
+export interface CompleteResult {
+  matches: string[];
+  /** the span of `code` the chosen match replaces */
+  cursor_start: number;
+  cursor_end: number;
+  /** IPython's `_jupyter_types_experimental` (type and signature of each match), when it sent them */
+  metadata?: Record<string, unknown>;
+}
+
+/** The kernel's help for the name at a cursor (Jupyter's inspect_reply): signature and docstring. */
+export interface InspectResult {
+  found: boolean;
+  /** `text/plain` (with IPython's ANSI colours) when found */
+  data: { 'text/plain'?: string };
+}
+
 export interface NotebookKernel {
   readonly notebookId: string;
   readonly status: KernelStatus;
@@ -83,6 +100,14 @@ export interface NotebookKernel {
    * waits for its answer to the open. Like silent code, it waits behind a running cell.
    */
   openComm(target: string, data: Record<string, unknown>, timeoutMs?: number): Promise<CommChannel>;
+  /**
+   * Completions at `cursorPos` (a JS string offset into `code`). Never starts a kernel and never
+   * fails: with no kernel running, past its deadline (it waits behind a running cell, like any
+   * shell request) or on any error, the answer is empty.
+   */
+  complete(code: string, cursorPos: number, timeoutMs?: number): Promise<CompleteResult>;
+  /** Help for the name at `cursorPos` (detail 0: signature and docstring; 1: also the source). Same rules as complete. */
+  inspect(code: string, cursorPos: number, detailLevel?: 0 | 1, timeoutMs?: number): Promise<InspectResult>;
   interrupt(): Promise<void>;
   restart(): Promise<void>;
   shutdown(): Promise<void>;

@@ -5,6 +5,7 @@ import type { Actor } from '../../common/notebook/types';
 import type { RoomManager } from '../sync/rooms';
 import type { KernelService } from '../kernel/kernel-service';
 import { KernelError } from '../kernel/errors';
+import type { CompleteResult, InspectResult } from '../kernel/types';
 import { NotebookRunner, type RunOutcome } from './runner';
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
@@ -56,8 +57,32 @@ export class ExecutionService {
     return runner.enqueue(cellId, code, by);
   }
 
-  async interrupt(notebookId: string): Promise<void> {
-    await (await this.runner(notebookId)).interrupt();
+  /** Interrupts the running cell (and clears the queue); `by` is recorded on that cell. */
+  async interrupt(notebookId: string, by?: Actor): Promise<void> {
+    await (await this.runner(notebookId)).interrupt(by);
+  }
+
+  /**
+   * Completions from the notebook's kernel, beside the run queue (never in it). Answers empty at
+   * once when no kernel runs: typing never starts one (nor the gateway).
+   */
+  async complete(notebookId: string, code: string, cursorPos: number): Promise<CompleteResult> {
+    const kernel = await this.runningKernel(notebookId);
+    if (!kernel) return { matches: [], cursor_start: cursorPos, cursor_end: cursorPos };
+    return kernel.complete(code, cursorPos);
+  }
+
+  /** Help (signature, docstring) from the notebook's kernel; same rules as complete. */
+  async inspect(notebookId: string, code: string, cursorPos: number, detailLevel: 0 | 1 = 0): Promise<InspectResult> {
+    const kernel = await this.runningKernel(notebookId);
+    if (!kernel) return { found: false, data: {} };
+    return kernel.inspect(code, cursorPos, detailLevel);
+  }
+
+  private async runningKernel(notebookId: string) {
+    // a runner exists once something ran (or asked for the kernel) in this process
+    const r = this.runners.get(notebookId);
+    return r?.kernel.isRunning ? r.kernel : null;
   }
 
   async restart(notebookId: string): Promise<void> {

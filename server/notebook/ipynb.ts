@@ -441,7 +441,7 @@ const AiInfoSchema = z
   .object({
     model: z.string(),
     endpoint: z.string(),
-    status: z.enum(['generating', 'running', 'fixing', 'done', 'failed', 'stopped']),
+    status: z.enum(['generating', 'running', 'fixing', 'answering', 'done', 'failed', 'stopped']),
     attempt: z.number(),
     maxAttempts: z.number(),
     attempts: z.array(
@@ -481,8 +481,15 @@ function restoreCellExtras(extras: Record<string, unknown>): { restored: [string
       if (!r.success) left[key] = value;
       else {
         const ai = r.data;
-        // a file saved mid-generation: nothing is generating here
-        restored.push([key, ACTIVE_AI.has(ai.status) ? { ...ai, status: 'failed', detail: 'Interrupted: the notebook was saved while this was in progress. Regenerate to try again.' } : ai]);
+        // a file saved mid-generation: nothing is generating here (while answering, the code had run)
+        restored.push([
+          key,
+          ai.status === 'answering'
+            ? { ...ai, status: 'done', detail: "The notebook was saved before the model's answer was complete." }
+            : ACTIVE_AI.has(ai.status)
+              ? { ...ai, status: 'failed', detail: 'Interrupted: the notebook was saved while this was in progress. Regenerate to try again.' }
+              : ai,
+        ]);
       }
     } else if (key === 'execution_state') {
       const r = ExecutionStateSchema.safeParse(value);

@@ -18,7 +18,11 @@ export function resetInterruptedWork(doc: Y.Doc): number {
         fixed++;
       }
       const ai = aiInfo(cell);
-      if (ai && ACTIVE_AI.has(ai.status)) {
+      if (ai?.status === 'answering') {
+        // the code had run; only the model's answer was cut short
+        cell.set('ai', { ...ai, status: 'done', detail: "The server restarted before the model's answer was complete.", finishedAt: Date.now() } satisfies AiInfo);
+        fixed++;
+      } else if (ai && ACTIVE_AI.has(ai.status)) {
         cell.set('ai', { ...ai, status: 'failed', detail: 'Interrupted: the server restarted while this was in progress. Regenerate to try again.', finishedAt: Date.now() } satisfies AiInfo);
         fixed++;
       }

@@ -16,6 +16,10 @@ export interface RunOutcome {
   /** for status 'error': the error output's name and value */
   error?: { ename: string; evalue: string };
   message?: string;
+  /** for status 'kernel-error': what failed (KernelError's code, e.g. KERNEL_DEAD, GATEWAY_UNREACHABLE) */
+  code?: string;
+  /** for status 'aborted': who interrupted the run */
+  interruptedBy?: Actor;
 }
 
 interface QueueItem {
@@ -40,6 +44,8 @@ export class NotebookRunner {
   private queue: QueueItem[] = [];
   private current: QueueItem | null = null;
   private abort: AbortController | null = null;
+  /** who interrupted the running cell, once someone did */
+  private interruptedBy: Actor | null = null;
   private unsubscribe: () => void;
 
   constructor(
@@ -74,13 +80,16 @@ export class NotebookRunner {
     });
   }
 
-  private async setState(cellId: string, state: ExecutionState | null, opts: { hasRun?: boolean } = {}) {
+  private async setState(cellId: string, state: ExecutionState | null, opts: { hasRun?: boolean; interruptedBy?: Actor } = {}) {
     await this.withDoc((doc) => {
       const cell = findCell(doc, cellId);
       if (!cell) return;
       doc.transact(() => {
         if (state && state.state !== 'idle') cell.set('execution_state', state);
-        else cell.set('execution_state', { state: 'idle', since: Date.now() } satisfies ExecutionState);
+        else {
+          const idle: ExecutionState = { state: 'idle', since: Date.now(), ...(opts.interruptedBy ? { interruptedBy: opts.interruptedBy } : {}) };
+          cell.set('execution_state', idle);
+        }
         // code that ran may have written files: every client's Files list refreshes (same update)
         if (opts.hasRun) markFilesChanged(doc);
       }, ORIGIN_SERVER);
@@ -148,6 +157,7 @@ export class NotebookRunner {
       }, ORIGIN_SERVER);
       writer.clear();
       this.abort = new AbortController();
+      this.interruptedBy = null;
       try {
         const reply = await this.kernel.execute(item.code, {
           signal: this.abort.signal,
@@ -160,20 +170,25 @@ export class NotebookRunner {
         doc.transact(() => {
           findCell(doc, item.cellId)?.set('execution_count', reply.execution_count);
         }, ORIGIN_SERVER);
-        return { status: reply.status, execution_count: reply.execution_count, ...(error ? { error } : {}) };
+        const by = reply.status === 'aborted' ? this.interruptedBy : null;
+        return { status: reply.status, execution_count: reply.execution_count, ...(error ? { error } : {}), ...(by ? { interruptedBy: by } : {}) };
       } catch (err) {
         writer.finish();
         const message = err instanceof KernelError ? err.message : `kernel failure: ${(err as Error).message}`;
-        // the failure is the cell's output: whoever looks at the cell sees why it did not run
-        writer.handle({
-          msg_type: 'error',
-          content: { ename: err instanceof KernelError ? err.code : 'KernelError', evalue: message, traceback: [message] },
-        });
-        return { status: 'kernel-error', execution_count: null, message };
+        const code = err instanceof KernelError ? err.code : 'KERNEL_FAILURE';
+        // The failure is the cell's output: whoever looks at the cell sees why it did not run. The
+        // message is said once: renderers (ours, JupyterLab, nbconvert) show the traceback, and
+        // ours adds "ename: evalue" under a traceback that lacks the ename; an internal code as
+        // ename would show the message twice, once behind "KERNEL_DEAD:". The code stays in the
+        // run's answer (RunOutcome.code) for programs.
+        writer.handle({ msg_type: 'error', content: { ename: '', evalue: message, traceback: [message] } });
+        return { status: 'kernel-error', execution_count: null, message, code };
       }
     } finally {
       this.abort = null;
-      await this.setState(item.cellId, null, { hasRun: true });
+      const interruptedBy = this.interruptedBy ?? undefined;
+      this.interruptedBy = null;
+      await this.setState(item.cellId, null, { hasRun: true, interruptedBy });
       held.release();
     }
   }
@@ -186,12 +201,18 @@ export class NotebookRunner {
     }
   }
 
-  /** Stops the running cell and clears the queue, as Jupyter's interrupt does. */
-  async interrupt(): Promise<void> {
+  /**
+   * Stops the running cell and clears the queue, as Jupyter's interrupt does. `by` is kept on the
+   * interrupted cell (execution_state.interruptedBy) so everyone sees who stopped it.
+   */
+  async interrupt(by?: Actor): Promise<void> {
     this.cancelQueued('interrupted');
     // the execute turns the abort into a kernel interrupt, or skips the code if the kernel is
     // still starting
-    if (this.current) this.abort?.abort();
+    if (this.current && this.abort) {
+      if (by && !this.interruptedBy) this.interruptedBy = by;
+      this.abort.abort();
+    }
   }
 
   /** Restarts the kernel: variables are gone, outputs stay. */

@@ -125,21 +125,24 @@ describe('AI cells', () => {
 
   it('a second client sees the code arrive while it streams, and Stop stops it', async () => {
     const { id, b, ids } = await setup();
-    const code = Array.from({ length: 40 }, (_, i) => `x${i} = ${i}`).join('\n');
+    // far more code than arrives before Stop (2 000 pieces, 40 ms apart: 80 s), so the test waits
+    // for the states it asserts, never for a time or a length, and a busy machine only slows it
+    const code = Array.from({ length: 2000 }, (_, i) => `x${i} = ${i}`).join('\n');
     fake.script([{ content: '```python\n' + code + '\n```', chunkSize: 6, delayMs: 40 }]);
     const seen = new Set<string>();
+    const partials = () => [...seen].filter((s) => s.length > 0 && s.length < code.length);
     const watch = () => seen.add(cell(b, ids[0]).source);
     b.doc.on('update', watch);
     const started = await generate(id, ids[0], 'define variables', false);
     expect(started.status).toBe(202);
-    await waitFor(() => cell(b, ids[0]).source.length > 40, { what: 'code to start arriving' });
-    await waitFor(() => ai(b, ids[0]).status === 'generating');
+    // four distinct partial sources seen by the second client while the model is still writing
+    await waitFor(() => partials().length > 3, { what: 'four partial states of the code', timeoutMs: 30_000 });
+    await waitFor(() => ai(b, ids[0]).status === 'generating', { what: 'generating' });
     const stop = await post(`/notebooks/${id}/cells/${ids[0]}/stop`, {});
     expect(stop.body.stopped).toBe(true);
     b.doc.off('update', watch);
-    await waitFor(() => ai(b, ids[0]).status === 'stopped', { what: 'stopped' });
-    const partials = [...seen].filter((s) => s.length > 0 && s.length < code.length);
-    expect(partials.length).toBeGreaterThan(3);
+    await waitFor(() => ai(b, ids[0]).status === 'stopped', { what: 'stopped', timeoutMs: 30_000 });
+    expect(partials().length).toBeGreaterThan(3);
     // it stopped before the whole code arrived, and nothing ran
     expect(cell(b, ids[0]).source.length).toBeLessThan(code.length);
     expect(cell(b, ids[0]).outputs).toEqual([]);
@@ -261,7 +264,9 @@ describe('AI cells', () => {
     try {
       await c.synced;
       const cellId = insertCell(c.doc, 0, {});
-      await new Promise((r) => setTimeout(r, 200));
+      // the generate route needs the cell on the server: wait for it there, not for a time
+      const room = (await small.rooms.get(c.provider.roomname))!;
+      await waitFor(() => findCell(room.doc, cellId), { what: 'the cell on the server' });
       // each reply reports 10 prompt tokens plus its length: the second turn already goes past 40
       fake.script([1, 2, 3].map(() => ({ toolCall: { name: 'run_python', arguments: { code: 'raise ValueError("nope " + "x" * 40)' } } })));
       const res = await fetchAsAdmin(`${small.url}/api/notebooks/${c.provider.roomname}/cells/${cellId}/generate`, {

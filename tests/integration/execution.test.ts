@@ -164,6 +164,33 @@ describe('running cells on the shared kernel', () => {
     expect(text(cell(b, ids[1]))).toBe('after\n');
   });
 
+  it('an interrupt records who interrupted on the interrupted cell, until it runs again', async () => {
+    const { id, b, ids } = await notebookWithCells(['print("looping", flush=True)\nwhile True: pass', 'print("queued")']);
+    const loop = run(id, ids[0]);
+    await waitFor(() => text(cell(b, ids[0])).includes('looping'), { what: 'the loop to start' });
+    const queued = run(id, ids[1]);
+    await waitFor(() => cell(b, ids[1]).execution_state?.state === 'queued', { what: 'the second cell queued' });
+    const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/interrupt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: { name: 'Bob', color: '#3366ff' } }),
+    });
+    expect(res.status).toBe(200);
+    const r = await loop;
+    expect(r.body).toMatchObject({ status: 'aborted', interruptedBy: { name: 'Bob', color: '#3366ff' } });
+    expect((await queued).body.status).toBe('cancelled');
+    const st = await waitFor(() => {
+      const s = cell(b, ids[0]).execution_state;
+      return s?.state === 'idle' && s.interruptedBy ? s : null;
+    }, { what: 'interruptedBy on the cell' });
+    expect(st.interruptedBy).toEqual({ name: 'Bob', color: '#3366ff' });
+    expect(text(cell(b, ids[0]))).toContain('KeyboardInterrupt');
+    // only the interrupted cell carries it; a run that ends normally carries none
+    expect(cell(b, ids[1]).execution_state?.interruptedBy).toBeUndefined();
+    await run(id, ids[0], { source: 'print("again")' });
+    expect(cell(b, ids[0]).execution_state).not.toHaveProperty('interruptedBy');
+  });
+
   it('restart clears variables and keeps outputs; the kernel status is in the document', async () => {
     const { id, b, ids } = await notebookWithCells(['secret = 42; print(secret)', 'print(secret)']);
     await run(id, ids[0]);
@@ -181,7 +208,15 @@ describe('running cells on the shared kernel', () => {
     const died = await run(id, ids[1]);
     expect(died.body.status).toBe('kernel-error');
     await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'dead', { what: 'dead in the document', timeoutMs: 20_000 });
-    expect(text(cell(b, ids[1]))).toMatch(/KERNEL_DEAD/);
+    // the message once, as the cell's error output, not again behind an internal code
+    expect(died.body.code).toBe('KERNEL_DEAD');
+    const errors = (cell(b, ids[1]).outputs ?? []).filter((o) => o.output_type === 'error') as any[];
+    expect(errors).toHaveLength(1);
+    expect(errors[0].ename).toBe('');
+    expect(errors[0].traceback).toEqual([errors[0].evalue]);
+    expect(errors[0].evalue).toMatch(/^The kernel died unexpectedly .*restart the kernel and run the cells again\.$/);
+    expect(JSON.stringify(cell(b, ids[1]).outputs)).not.toContain('KERNEL_DEAD');
+    expect(JSON.stringify(cell(b, ids[1]).outputs).split('The kernel died').length - 1).toBe(2); // evalue + traceback, one output
     const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/restart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     const after = await run(id, ids[2]);
@@ -237,7 +272,9 @@ describe('an unreachable gateway', () => {
         const j = cellToJSON(findCell(c.doc, cellId)!);
         return j.outputs?.length && j.execution_state?.state === 'idle' ? j : null;
       });
-      expect(text(cellJson)).toMatch(/GATEWAY_UNREACHABLE: .*unreachable/);
+      expect(body.code).toBe('GATEWAY_UNREACHABLE');
+      expect(text(cellJson)).toMatch(/^: .*unreachable/); // no ename: the message alone (this helper prints "ename: evalue")
+      expect(text(cellJson)).not.toContain('GATEWAY_UNREACHABLE');
       expect(JSON.stringify(c.doc.toJSON())).not.toContain('tok-secret-xyz');
       await waitFor(() => (metaOf(c.doc).get('kernel') as any)?.status === 'unreachable', { what: 'unreachable status' });
     } finally {

@@ -96,7 +96,9 @@ async function clientFor(h: Harness, id: string): Promise<Client> {
 
 interface RunResult {
   status: string;
-  /** stdout + stderr, and errors as `ename: evalue` */
+  /** for a kernel-error: what failed (KERNEL_DEAD, SANDBOX_UNAVAILABLE...) */
+  code?: string;
+  /** stdout + stderr, and errors as `ename: evalue` (a kernel failure's: its message alone) */
   text: string;
 }
 
@@ -117,9 +119,10 @@ async function runCode(h: Harness, id: string, code: string): Promise<RunResult>
     { what: 'run to finish', timeoutMs: 60_000 },
   );
   const text = outputs
-    .map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename}: ${o.evalue}\n` : String(o.data?.['text/plain'] ?? '')))
+    // a kernel failure's error output has no ename: its message, once
+    .map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename ? `${o.ename}: ` : ''}${o.evalue}\n` : String(o.data?.['text/plain'] ?? '')))
     .join('');
-  return { status: r.body.status, text };
+  return { status: r.body.status, code: r.body.code as string | undefined, text };
 }
 
 /** Runs code whose last stdout line is JSON, and parses it. */
@@ -395,7 +398,8 @@ describe('KERNEL_SANDBOX settings', () => {
       const id = await createNotebook(h);
       const r = await runCode(h, id, 'print("must not run")');
       expect(r.status).toBe('kernel-error');
-      expect(r.text).toMatch(/^SANDBOX_UNAVAILABLE: Kernels are not started: bubblewrap not found at \/nonexistent\/bwrap; KERNEL_SANDBOX=required/);
+      expect(r.code).toBe('SANDBOX_UNAVAILABLE');
+      expect(r.text).toMatch(/^Kernels are not started: bubblewrap not found at \/nonexistent\/bwrap; KERNEL_SANDBOX=required/);
       expect(r.text).not.toContain('must not run');
       expect((await api(h, `/api/notebooks`)).status).toBe(200);
     } finally {
@@ -441,7 +445,8 @@ describe('KERNEL_SANDBOX settings', () => {
       expect(h.kernels.sandbox).toMatchObject({ active: false, isRefusing: true });
       const id = await createNotebook(h);
       const r = await runCode(h, id, 'print("must not run")');
-      expect(r.text).toMatch(/^SANDBOX_UNAVAILABLE: .*KERNEL_NETWORK=none needs the sandbox/);
+      expect(r.code).toBe('SANDBOX_UNAVAILABLE');
+      expect(r.text).toMatch(/^Kernels are not started: .*KERNEL_NETWORK=none needs the sandbox/);
     } finally {
       await stopHarness(h);
     }

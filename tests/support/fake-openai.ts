@@ -6,23 +6,38 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+/**
+ * A reasoning model's thoughts sent before the reply, as DeepSeek, vLLM and llama.cpp stream them:
+ * deltas `{content: null, reasoning_content: "..."}` (or `reasoning`, as OpenRouter and Ollama do).
+ * (The other form, `<think>…</think>` inside the content, is just content: use `chunks` to split
+ * the tags across chunks exactly.)
+ */
+export interface FakeReasoning {
+  reasoning?: string;
+  /** the delta field that carries it (default `reasoning_content`) */
+  reasoningField?: 'reasoning_content' | 'reasoning';
+}
+
 export type FakeReply =
-  | {
+  | ({
       /** Assistant text, streamed in pieces of `chunkSize` characters (default 8). */
       content: string;
       chunkSize?: number;
+      /** Stream exactly these pieces of `content` instead (they must join to it). */
+      chunks?: string[];
       /** Delay before each streamed piece. */
       delayMs?: number;
       finishReason?: 'stop' | 'length';
-    }
-  | {
+    } & FakeReasoning)
+  | ({
       /** A tool call; `arguments` as an object is JSON-encoded, a string is sent as is. */
       toolCall: { name: string; arguments: object | string; id?: string };
       /** Text streamed before the tool call, as some models do. */
       content?: string;
       chunkSize?: number;
+      chunks?: string[];
       delayMs?: number;
-    }
+    } & FakeReasoning)
   | {
       /** An error status with OpenAI's error JSON (or `body` as given). */
       status: number;
@@ -199,6 +214,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
               role: 'assistant',
               content,
               refusal: null,
+              ...('reasoning' in reply && reply.reasoning ? { [reply.reasoningField ?? 'reasoning_content']: reply.reasoning } : {}),
               ...(toolCall && {
                 tool_calls: [
                   {
@@ -266,7 +282,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     const chunkSize = reply.chunkSize ?? 8;
     const text = 'content' in reply ? (reply.content ?? '') : '';
-    for (const piece of pieces(text, chunkSize)) {
+    if (reply.reasoning) {
+      const field = reply.reasoningField ?? 'reasoning_content';
+      for (const piece of pieces(reply.reasoning, chunkSize)) {
+        await pause(reply.delayMs);
+        if (!isOpen(res)) return;
+        await write(chunk({ content: null, [field]: piece }));
+      }
+    }
+    if (reply.chunks && reply.chunks.join('') !== text) throw new Error('fake-openai: chunks do not join to content');
+    for (const piece of reply.chunks ?? pieces(text, chunkSize)) {
       await pause(reply.delayMs);
       if (!isOpen(res)) return;
       await write(chunk({ content: piece }));
@@ -297,7 +322,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     await write(chunk({}, finishReason));
     if (wantsUsage) {
       // roughly 4 characters a token, as OpenAI's tokenizers average on English and code
-      const completionTokens = Math.ceil((text.length + argsLength) / 4) + 1;
+      const completionTokens = Math.ceil((text.length + argsLength + (reply.reasoning?.length ?? 0)) / 4) + 1;
       await write(
         `data: ${JSON.stringify({
           id,
