@@ -32,13 +32,7 @@ export default function Index() {
   if (!isAdmin) return <SignIn />;
   return (
     <div className="home">
-      <header className="home-header">
-        <div className="brand">
-          <span className="brand-mark">[ ]</span>
-          <span>Notebooks</span>
-        </div>
-        <p className="home-tagline">Collaborative Python notebooks on a shared kernel.</p>
-      </header>
+      <HomeHeader />
 
       <main className="home-main">
         <Form method="post" className="new-notebook" data-testid="new-notebook-form">
@@ -87,17 +81,23 @@ export default function Index() {
   );
 }
 
+function HomeHeader() {
+  return (
+    <header className="home-header">
+      <div className="brand">
+        <span className="brand-mark">[ ]</span>
+        <span>Notebooks</span>
+      </div>
+      <p className="home-tagline">Collaborative Python notebooks on a shared kernel.</p>
+    </header>
+  );
+}
+
 /** What someone without the admin token sees: how to get in. */
 function SignIn() {
   return (
     <div className="home">
-      <header className="home-header">
-        <div className="brand">
-          <span className="brand-mark">[ ]</span>
-          <span>Notebooks</span>
-        </div>
-        <p className="home-tagline">Collaborative Python notebooks on a shared kernel.</p>
-      </header>
+      <HomeHeader />
       <main className="home-main" data-testid="sign-in">
         <h2>Sign in</h2>
         <p>

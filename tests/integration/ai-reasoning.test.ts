@@ -3,63 +3,22 @@
 // with the tags cut across chunks); everything else is real — server, sync, Kernel Gateway,
 // ipykernel. Thoughts are kept in the provenance, never run, even when they hold a fenced block.
 // Also: the answer phase ('answering') leaves the cell's code alone and editable.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { aiInfo, cellSource, cellToJSON, findCell, insertCell, replaceText } from '../../common/notebook/model';
-import type { AiInfo, AiStatus, CellJSON } from '../../common/notebook/types';
-import { readEnv } from '../../server/http/env';
-import { startServer, type RunningServer } from '../../server/http/server';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { createNotebook, tempDir } from '../support/server';
-import { connectClient, waitFor, type YClient } from '../support/yclient';
-import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aiInfo, cellSource, findCell, replaceText } from '../../common/notebook/model';
+import type { AiStatus } from '../../common/notebook/types';
+import type { FakeOpenAI } from '../support/fake-openai';
+import { waitFor, type YClient } from '../support/yclient';
+import { aiOf, cellOf, outText, useAiServer } from '../support/ai-server';
 
-let server: RunningServer;
+const ctx = useAiServer('fake-reasoner');
 let fake: FakeOpenAI;
-let wsUrl: string;
-const clients: YClient[] = [];
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ model: 'fake-reasoner' });
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
-  server = await startServer({
-    env,
-    withUi: false,
-    log: () => undefined,
-    warmKernels: true,
-    model: { apiKey: 'sk-test-never-shown', baseURL: fake.url, model: 'fake-reasoner', endpointName: new URL(fake.url).host },
-    aiTurnOptions: { retryBaseDelayMs: 10, retryMaxDelayMs: 50, idleTimeoutMs: 3000 },
-  });
-  wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
-  await server.execution.kernels;
+beforeAll(() => {
+  ({ fake } = ctx());
 });
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await server?.close();
-  await fake?.close();
-});
-beforeEach(() => fake.reset());
-
-async function setup(sources: string[] = ['']) {
-  const id = await createNotebook(server.url);
-  const a = connectClient(wsUrl, id);
-  const b = connectClient(wsUrl, id);
-  clients.push(a, b);
-  await Promise.all([a.synced, b.synced]);
-  const ids = sources.map((s, i) => insertCell(a.doc, i, { source: s }));
-  await waitFor(() => ids.every((c) => findCell(b.doc, c)));
-  return { id, a, b, ids };
-}
-
-const post = async (path: string, body: unknown) => {
-  const res = await fetchAsAdmin(`${server.url}/api${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-};
-const generate = (id: string, cellId: string, prompt: string, wait = true) =>
-  post(`/notebooks/${id}/cells/${cellId}/generate`, { prompt, by: { name: 'Grace' }, wait });
-const cell = (c: YClient, id: string): CellJSON => cellToJSON(findCell(c.doc, id)!);
-const ai = (c: YClient, id: string): AiInfo => aiInfo(findCell(c.doc, id)!)!;
-const outText = (c: CellJSON) =>
-  (c.outputs ?? []).map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? o.ename : (o.data?.['text/plain'] ?? ''))).join('');
+const setup = (sources?: string[]) => ctx().setup(sources);
+const generate = (id: string, cellId: string, prompt: string, wait = true) => ctx().generate(id, cellId, prompt, wait);
+const cell = cellOf;
+const ai = aiOf;
 
 /** Every source the cell had while `during` ran, as another client saw it. */
 async function sourcesSeen(c: YClient, cellId: string, during: () => Promise<unknown>): Promise<string[]> {
