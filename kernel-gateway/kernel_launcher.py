@@ -193,17 +193,19 @@ def bwrap_command(args, wd, env):
         p = os.path.join("/etc", name)
         if os.path.isdir(p) and not os.path.islink(p):
             b += ["--tmpfs", p, "--remount-ro", p]
-    # the interpreter: the venv and the installation it points to (pyenv, /opt/python, ...)
+    b += ["--proc", "/proc", "--dev", "/dev"]
+    b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_HOME]
+    # Everything below comes after the private /tmp: a checkout, the venv, the work root or the
+    # runtime dir may live below /tmp (a fresh clone in /tmp, tests, XDG dirs), and a bind made
+    # before the tmpfs would be hidden by it.
+    # The interpreter: the venv and the installation it points to (pyenv, /opt/python, ...).
     prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), os.path.abspath(sys.prefix)}
     for extra in args.ro:
         prefixes.add(os.path.abspath(extra))
     for p in sorted(prefixes):
         if not any(p == s or p.startswith(s + "/") for s in ("/usr", "/bin", "/lib", "/lib64")):
             b += ["--ro-bind", p, p]
-    b += ["--proc", "/proc", "--dev", "/dev"]
-    b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_HOME]
-    # after /tmp: the work root or the runtime dir may live below it (tests, XDG dirs)
     b += ["--bind", wd, wd]
     b += ["--ro-bind", cf, cf]
     ipc_dir = ipc_socket_dir(args, cf)
