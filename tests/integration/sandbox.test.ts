@@ -238,11 +238,18 @@ for v in os.environ.values():
 print(json.dumps(found))`,
     );
     expect(leak).toEqual([]);
-    // the app's own files: not visible, and not writable
+    // the app's own files: not visible, and not writable. A checkout below /tmp (a fresh clone in
+    // CI) lies inside the kernel's private /tmp: there a write lands in that throwaway tmpfs, never
+    // in the app, which is what the host-side checks below prove either way.
     const pkg = path.join(REPO, 'package.json');
     const pkgBefore = fs.readFileSync(pkg);
-    expect(await runJson(h, b, tryPy(`return open(${JSON.stringify(pkg)}, "a").write("pwned")`))).toMatchObject({ ok: false });
-    expect(await runJson(h, b, tryPy(`return open(${JSON.stringify(path.join(REPO, 'pwned.txt'))}, "w").write("pwned")`))).toMatchObject({ ok: false });
+    const isRepoInPrivateTmp = REPO === '/tmp' || REPO.startsWith('/tmp/');
+    const appendPkg = await runJson(h, b, tryPy(`return open(${JSON.stringify(pkg)}, "a").write("pwned")`));
+    const newFile = await runJson(h, b, tryPy(`return open(${JSON.stringify(path.join(REPO, 'pwned.txt'))}, "w").write("pwned")`));
+    if (!isRepoInPrivateTmp) {
+      expect(appendPkg).toMatchObject({ ok: false });
+      expect(newFile).toMatchObject({ ok: false });
+    }
     expect(await read(path.join(REPO, 'server/http/server.ts'))).toMatchObject({ ok: false });
     expect(fs.readFileSync(pkg)).toEqual(pkgBefore);
     expect(fs.existsSync(path.join(REPO, 'pwned.txt'))).toBe(false);
