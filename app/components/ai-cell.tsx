@@ -16,8 +16,9 @@ export function isWritingStatus(status: AiStatus | undefined): boolean {
   return status === 'generating' || status === 'fixing';
 }
 
+/** The model is at work on this cell (Stop applies); in `answering` only its answer, not the code. */
 export function isBusyStatus(status: AiStatus | undefined): boolean {
-  return status === 'generating' || status === 'running' || status === 'fixing';
+  return status === 'generating' || status === 'running' || status === 'fixing' || status === 'answering';
 }
 
 /** Origin of this browser's prompt edits, so the observer can tell them from remote ones. */
@@ -37,6 +38,8 @@ export function statusText(ai: AiInfo): string {
       return '▶ running';
     case 'fixing':
       return `↻ ${ai.detail || `fixing (attempt ${ai.attempt} of ${ai.maxAttempts})`}`;
+    case 'answering':
+      return '✎ writing the answer…';
     case 'done':
       return '✓ done';
     case 'failed':
@@ -213,6 +216,27 @@ export function AiWritingNotice({ ai }: { ai: AiInfo }) {
     </div>
   );
 }
+
+/**
+ * A reasoning model's thoughts, folded away by default (they are long, and never code): the
+ * summary says how long they are, and grows while the model thinks.
+ */
+export const AiThoughts = memo(function AiThoughts({ cell }: { cell: YCell }) {
+  const ai = useYMapValue<AiInfo>(cell, 'ai');
+  const thoughts = ai?.thoughts;
+  if (!thoughts) return null;
+  const isThinking = ai.status === 'generating' || ai.status === 'fixing';
+  return (
+    <div className="ai-thoughts-wrap" onMouseDown={(e) => e.stopPropagation()}>
+      <details className="ai-thoughts" data-testid="ai-thoughts" data-length={thoughts.length}>
+        <summary>
+          Thoughts <span className="muted">({thoughts.length.toLocaleString('en-US')} characters{isThinking ? ', thinking…' : ''})</span>
+        </summary>
+        <pre className="ai-thoughts-text" data-testid="ai-thoughts-text">{thoughts}</pre>
+      </details>
+    </div>
+  );
+});
 
 /** The model's short answer after it saw the output. */
 export const AiAnswer = memo(function AiAnswer({ cell }: { cell: YCell }) {

@@ -73,7 +73,23 @@ export const ExecutionBadge = memo(function ExecutionBadge({ cell }: { cell: YCe
   const state = useYMapValue<ExecutionState>(cell, 'execution_state');
   const isRunning = state?.state === 'running';
   const seconds = useElapsed(state?.since, isRunning);
-  if (!state || state.state === 'idle') return null;
+  if (!state) return null;
+  if (state.state === 'idle') {
+    // who stopped a shared kernel, until the cell runs again (decision 0012)
+    const who = state.interruptedBy;
+    if (!who?.name) return null;
+    return (
+      <span
+        className="exec-badge exec-interrupted"
+        data-testid="execution-interrupted"
+        style={who.color ? ({ '--who': who.color } as React.CSSProperties) : undefined}
+        title={`${who.name} interrupted the kernel while this cell ran`}
+      >
+        <span className="exec-dot" aria-hidden />
+        interrupted by {who.name}
+      </span>
+    );
+  }
   const by = state.by?.name;
   const text = isRunning ? `running${by ? ` (${by})` : ''} ${seconds}s` : `queued${by ? ` by ${by}` : ''}`;
   return (

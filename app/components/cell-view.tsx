@@ -2,7 +2,7 @@ import { memo, type CSSProperties } from 'react';
 import { cellId as idOf, cellSource, cellType as typeOf, type YCell } from '../../common/notebook/model';
 import type { AiInfo, CellType } from '../../common/notebook/types';
 import type * as Y from 'yjs';
-import { AiAnswer, AiHistory, AiPrompt, AiWritingNotice, isWritingStatus } from './ai-cell';
+import { AiAnswer, AiHistory, AiPrompt, AiThoughts, AiWritingNotice, isWritingStatus } from './ai-cell';
 import { initials } from '~/notebook/identity';
 import { useNotebook } from '~/notebook/notebook-context';
 import { useYMapValue } from '~/notebook/use-cells';
@@ -102,6 +102,7 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
         ) : null}
         {type === 'code' ? <ExecutionBadge cell={cell} /> : null}
         {isAiCell && prompt ? <AiPrompt cell={cell} cellId={id} prompt={prompt} /> : null}
+        {isAiCell ? <AiThoughts cell={cell} /> : null}
         {isAiWriting && ai ? <AiWritingNotice ai={ai} /> : null}
         <div className={`cell-input${isAiWriting ? ' is-ai-writing' : ''}`}>{input}</div>
         {type === 'code' ? <CellOutputs cell={cell} /> : null}

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'react';
 import type * as Y from 'yjs';
 import type { CellType } from '../../common/notebook/types';
 import { useNotebook, type CaretTarget } from '~/notebook/notebook-context';
+import { attachKernelHelp } from '~/notebook/kernel-help';
 import { StaticSource } from './static-source';
 
 type MonacoModule = typeof import('~/notebook/monaco.client');
@@ -46,7 +47,7 @@ interface CodeEditorProps {
 }
 
 export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = false }: CodeEditorProps) {
-  const { awareness, undoManager, actions, canEdit, readOnlyReason } = useNotebook();
+  const { awareness, undoManager, actions, canEdit, readOnlyReason, notebookId } = useNotebook();
   const containerRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<Editor | null>(null);
   const [isReady, setIsReady] = useState(false);
@@ -112,6 +113,11 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
         stickyScroll: { enabled: false },
         wordWrap: cellType === 'code' ? 'off' : 'on',
         occurrencesHighlight: 'off',
+        // suggestions come from the kernel, on Tab and after `.` only (kernel-help.ts), never per keystroke
+        quickSuggestions: false,
+        wordBasedSuggestions: 'off',
+        suggestOnTriggerCharacters: true,
+        tabCompletion: 'off',
         contextmenu: true,
         ariaLabel: `${cellType} cell`,
         readOnly: readOnlyRef.current,
@@ -150,7 +156,9 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
         const pos = editor.getPosition();
         if (pos) actions.split(cellId, model.getOffsetAt(pos));
       });
-      const noWidget = '!suggestWidgetVisible && !findWidgetVisible && !parameterHintsVisible && !inSnippetMode';
+      // Tab, Shift+Tab: the kernel's completion and help, for those who may run code
+      const kernelHelp = canEditRef.current && cellType === 'code' ? attachKernelHelp(monaco, editor, notebookId) : null;
+      const noWidget = '!suggestWidgetVisible && !findWidgetVisible && !parameterHintsVisible && !inSnippetMode && !kernelHelpVisible';
       editor.addCommand(KeyCode.Escape, () => actions.command(), noWidget);
       // arrow keys leave the cell at its first/last line, as in Jupyter
       editor.addCommand(
@@ -188,6 +196,7 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
 
       setIsReady(true);
       cleanup = () => {
+        kernelHelp?.dispose();
         undoManager.removeTrackedOrigin(binding);
         binding.destroy();
         // our caret no longer points into this cell
@@ -202,7 +211,7 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
       cleanup();
     };
     // one editor per (cell, type); the Y.Text of a cell never changes identity
-  }, [isArmed, cellId, cellType, text, awareness, undoManager, actions]);
+  }, [isArmed, cellId, cellType, text, awareness, undoManager, actions, notebookId]);
 
   useEffect(() => {
     editorRef.current?.updateOptions({ readOnly: isReadOnly, domReadOnly: !canEdit, readOnlyMessage: { value: readOnlyMessage } });

@@ -18,7 +18,7 @@ import {
 } from '../../common/notebook/model';
 import type { Actor, CellType } from '../../common/notebook/types';
 import type { KernelSandboxInfo, ModelInfo, ViewerInfo } from '../../common/app-context';
-import { api, describeApiError, NOT_CONFIGURED_HINT, VIEW_ONLY_REASON } from '~/notebook/api-client';
+import { ApiError, api, describeApiError, NOT_CONFIGURED_HINT, VIEW_ONLY_REASON } from '~/notebook/api-client';
 import { loadUser, saveUser, type LocalUser } from '~/notebook/identity';
 import {
   NotebookContext,
@@ -34,6 +34,7 @@ import { useUndo } from '~/notebook/use-undo';
 import { exportUrl } from '~/notebook/files-client';
 import { useFileDrop } from '~/notebook/use-file-drop';
 import { useFiles, type FilesApi } from '~/notebook/use-files';
+import { AskBar } from './ask-bar';
 import { CellView } from './cell-view';
 import { FilesPanel } from './files-panel';
 import { FileLinksContext } from './outputs/file-links';
@@ -57,6 +58,10 @@ import { Icon } from './ui/icons';
 
 /** Two presses of D within this window delete the selected cell. */
 export const DOUBLE_KEY_MS = 600;
+
+/** How often, and how far apart, the ask bar retries a generate that reached the server before its cell. */
+const ASK_RETRIES = 20;
+const ASK_RETRY_MS = 150;
 
 /** Who asks, when this browser has no name yet (the name dialog is open). */
 const ANONYMOUS: Actor = { name: 'Someone' };
@@ -398,9 +403,16 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       return;
     }
     const fallback = current ? Math.min(lastIndexRef.current, cells.length - 1) : 0;
+    const first = cells[0];
+    // A new notebook (one empty code cell) opens ready to type, as Jupyter's does: its first
+    // keystrokes are code, not command keys (issue 9: "import pandas" made an AI cell).
+    if (!current && cells.length === 1 && cellType(first) === 'code' && !first.has('prompt') && cellSource(first).length === 0 && canEditRef.current && userRef.current) {
+      actions.edit(idOf(first), 'end');
+      return;
+    }
     setActive(idOf(cells[fallback]));
     if (modeRef.current === 'edit') setModeBoth('command');
-  }, [cells, setActive, setModeBoth]);
+  }, [cells, actions, setActive, setModeBoth]);
 
   useEffect(() => {
     const id = scrollRequestRef.current;
@@ -428,6 +440,26 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       const id = activeRef.current;
       const d = docRef.current;
       if (!id || !d) return;
+      // edit mode before the cell's editor has the keyboard (Monaco still loading on a new
+      // notebook): what is typed goes into the cell, never to the command keys
+      if (modeRef.current === 'edit' && !mod && !e.altKey && canEditRef.current) {
+        const cell = findCell(d, id);
+        if (cell && cellType(cell) === 'code' && !e.isComposing) {
+          const text = cellSource(cell);
+          const typed = e.key === 'Enter' ? '\n' : e.key === 'Tab' ? '    ' : e.key.length === 1 ? e.key : null;
+          if (typed !== null) {
+            e.preventDefault();
+            d.transact(() => text.insert(text.length, typed));
+            focusRequestRef.current = { cellId: id, caret: 'end' };
+            return;
+          }
+          if (e.key === 'Backspace') {
+            e.preventDefault();
+            if (text.length) d.transact(() => text.delete(text.length - 1, 1));
+            return;
+          }
+        }
+      }
       const source = () => {
         const cell = findCell(d, id);
         return cell ? cellSource(cell).toString() : '';
@@ -461,6 +493,35 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
     document.addEventListener('keydown', onKeyDown);
     return () => document.removeEventListener('keydown', onKeyDown);
   }, [actions, isNaming, isSharing]);
+
+  // the ask bar: a new AI cell below the selected one (or at the end), generated at once
+  const ask = useCallback(
+    async (prompt: string): Promise<boolean> => {
+      const d = docRef.current;
+      if (!d || !canEditRef.current) return false;
+      undoManager?.stopCapturing();
+      const i = activeRef.current ? cellIndex(d, activeRef.current) : -1;
+      const at = i < 0 ? cellsOf(d).length : i + 1;
+      const newId = insertCell(d, at, { cell_type: 'code', prompt });
+      undoManager?.stopCapturing();
+      actions.select(newId, { scroll: true });
+      // the new cell reaches the server over the sync socket, which may come after this request
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await api.generate(notebookId, newId, prompt, actorOf(userRef.current));
+          return true;
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 404 && attempt < ASK_RETRIES) {
+            await new Promise((r) => setTimeout(r, ASK_RETRY_MS));
+            continue;
+          }
+          notify(describeApiError(err));
+          return true;
+        }
+      }
+    },
+    [actions, notebookId, notify, undoManager],
+  );
 
   const context = useMemo<NotebookContextValue | null>(
     () => (doc && awareness && undoManager ? { doc, awareness, undoManager, actions, notebookId, model, by, notify, canEdit, readOnlyReason } : null),
@@ -582,6 +643,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
                 <Icon name="sparkle" /> AI
               </button>
             </div>
+            <AskBar hasModel={Boolean(model.model)} onAsk={ask} />
             <p className="nb-hint">
               <kbd>Shift</kbd>+<kbd>Enter</kbd> run · <kbd>Esc</kbd> command mode · <kbd>A</kbd>/<kbd>B</kbd> insert ·{' '}
               <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>I</kbd> AI cell below · <kbd>Z</kbd> undo

@@ -53,11 +53,28 @@ export const api = {
   restart: (id: string, by: Actor) => postJSON(`${nb(id)}/restart`, { by }),
   generate: (id: string, cellId: string, prompt: string, by: Actor) => postJSON(`${cell(id, cellId)}/generate`, { prompt, by }),
   stop: (id: string, cellId: string, by: Actor) => postJSON(`${cell(id, cellId)}/stop`, { by }),
+  // the kernel's completion and help at a cursor (UTF-16 offsets); empty answers are normal
+  complete: (id: string, code: string, cursorPos: number) => postJSON<CompleteReply>(`${nb(id)}/complete`, { code, cursor_pos: cursorPos }),
+  inspect: (id: string, code: string, cursorPos: number) => postJSON<InspectReply>(`${nb(id)}/inspect`, { code, cursor_pos: cursorPos, detail_level: 0 }),
   // share links (owner or admin)
   listLinks: (id: string) => requestJSON<{ links: ShareLink[] }>('GET', `${nb(id)}/links`),
   createLink: (id: string, role: LinkRole) => postJSON<NewShareLink>(`${nb(id)}/links`, { role }),
   revokeLink: (id: string, linkId: string) => requestJSON<null>('DELETE', `${nb(id)}/links/${encodeURIComponent(linkId)}`),
 };
+
+export interface CompleteReply {
+  matches: string[];
+  /** the span of the code a chosen match replaces */
+  cursor_start: number;
+  cursor_end: number;
+  metadata?: { _jupyter_types_experimental?: { text?: string; type?: string; signature?: string }[] };
+}
+
+export interface InspectReply {
+  found: boolean;
+  /** `text/plain` holds IPython's ANSI colours */
+  data: { 'text/plain'?: string };
+}
 
 export type LinkRole = 'editor' | 'viewer';
 

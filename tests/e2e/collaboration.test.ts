@@ -48,8 +48,8 @@ describe('two browsers on one notebook', () => {
     // Ada's caret, drawn by y-monaco in Grace's editor in Ada's colour, with her name
     const head = grace.page.locator(`[data-cell-id="${first}"] .monaco-editor .yRemoteSelectionHead`);
     await head.first().waitFor();
-    const label = await head.first().evaluate((el) => getComputedStyle(el, '::after').content);
-    expect(label).toBe('"Ada Lovelace"');
+    // y-monaco redraws the remote caret as it moves: wait for the label rather than read it once
+    await expect.poll(() => head.first().evaluate((el) => getComputedStyle(el, '::after').content)).toBe('"Ada Lovelace"');
     // and Grace sees which cell Ada is in
     await expect.poll(() => cellById(grace.page, first).locator('[data-testid=cell-peers] .peer-chip').textContent()).toBe('AL');
     await grace.page.screenshot({ path: '/tmp/e2e-collab-grace.png' });
