@@ -25,11 +25,11 @@ import {
   MAX_OUTPUT_BYTES,
   MAX_OUTPUTS_PER_RUN,
   MAX_STREAM_CHARS_PER_RUN,
-  MAX_TRACEBACK_CHARS,
   TRUNCATION_METADATA_KEY,
 } from '../../common/notebook/limits';
 import type { CellType, Output } from '../../common/notebook/types';
 import { SchemaValidator, type JsonSchema, type SchemaError } from './json-schema';
+import { cutTraceback } from './outputs';
 
 /** The one metadata key (of cells and of the notebook) under which our additions travel. */
 export const IPYNB_METADATA_KEY = 'ynotebook';
@@ -409,17 +409,7 @@ export function importOutputs(raw: IpynbOutput[]): Output[] {
       continue;
     }
     if (o.output_type === 'error') {
-      let traceback = (o.traceback as string[]).slice();
-      if (traceback.reduce((n, l) => n + l.length, 0) > MAX_TRACEBACK_CHARS) {
-        const kept: string[] = [];
-        let n = 0;
-        for (const line of traceback.slice().reverse()) {
-          if (n + line.length > MAX_TRACEBACK_CHARS) break;
-          kept.unshift(line);
-          n += line.length;
-        }
-        traceback = [`[traceback cut to its last ${fmt(MAX_TRACEBACK_CHARS)} characters]`, ...kept];
-      }
+      const traceback = cutTraceback((o.traceback as string[]).slice());
       outputs.push({ output_type: 'error', ename: o.ename as string, evalue: o.evalue as string, traceback });
     }
   }

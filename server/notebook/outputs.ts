@@ -67,6 +67,19 @@ function notice(text: string): Output {
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/** A traceback over MAX_TRACEBACK_CHARS keeps its last lines (where the error is) behind a notice. */
+export function cutTraceback(traceback: string[]): string[] {
+  if (traceback.reduce((n, l) => n + l.length, 0) <= MAX_TRACEBACK_CHARS) return traceback;
+  const kept: string[] = [];
+  let n = 0;
+  for (const line of traceback.slice().reverse()) {
+    if (n + line.length > MAX_TRACEBACK_CHARS) break;
+    kept.unshift(line);
+    n += line.length;
+  }
+  return [`[traceback cut to its last ${fmt(MAX_TRACEBACK_CHARS)} characters]`, ...kept];
+}
+
 export class OutputWriter {
   private pending: { name: 'stdout' | 'stderr'; text: string }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -146,18 +159,7 @@ export class OutputWriter {
       case 'error': {
         this.flush();
         this.applyPendingClear();
-        let traceback: string[] = Array.isArray(c.traceback) ? c.traceback.map(String) : [];
-        const total = traceback.reduce((n, l) => n + l.length, 0);
-        if (total > MAX_TRACEBACK_CHARS) {
-          const kept: string[] = [];
-          let n = 0;
-          for (const line of traceback.slice().reverse()) {
-            if (n + line.length > MAX_TRACEBACK_CHARS) break;
-            kept.unshift(line);
-            n += line.length;
-          }
-          traceback = [`[traceback cut to its last ${fmt(MAX_TRACEBACK_CHARS)} characters]`, ...kept];
-        }
+        const traceback = cutTraceback(Array.isArray(c.traceback) ? c.traceback.map(String) : []);
         this.push({ output_type: 'error', ename: String(c.ename ?? 'Error'), evalue: String(c.evalue ?? ''), traceback });
         return;
       }
