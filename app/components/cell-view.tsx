@@ -17,6 +17,8 @@ import { Icon } from './ui/icons';
 interface CellViewProps {
   cell: YCell;
   isActive: boolean;
+  /** part of a Shift-extended multi-selection */
+  isSelected?: boolean;
   /** selected and in edit mode: the editor holds the keyboard */
   isEditing: boolean;
   /** a markdown cell showing its source instead of its rendering */
@@ -29,7 +31,7 @@ function isOnLink(target: EventTarget | null): boolean {
   return target instanceof Element && target.closest('a[href]') !== null;
 }
 
-export const CellView = memo(function CellView({ cell, isActive, isEditing, isMarkdownOpen, peers }: CellViewProps) {
+export const CellView = memo(function CellView({ cell, isActive, isSelected = false, isEditing, isMarkdownOpen, peers }: CellViewProps) {
   const { actions, canEdit } = useNotebook();
   const id = idOf(cell);
   const type = useYMapValue<CellType>(cell, 'cell_type') ?? typeOf(cell);
@@ -48,16 +50,23 @@ export const CellView = memo(function CellView({ cell, isActive, isEditing, isMa
 
   return (
     <div
-      className={`cell cell-${type}${prompt ? ' cell-ai' : ''}${isActive ? ' is-active' : ''}${isEditing ? ' is-editing' : ''}${peers?.length ? ' has-peers' : ''}`}
+      className={`cell cell-${type}${prompt ? ' cell-ai' : ''}${isActive ? ' is-active' : ''}${isSelected ? ' is-selected' : ''}${isEditing ? ' is-editing' : ''}${peers?.length ? ' has-peers' : ''}`}
       data-testid="cell"
       data-cell-id={id}
       data-cell-type={type}
+      data-selected={isSelected ? 'true' : undefined}
       style={peerColor ? ({ '--peer': peerColor } as CSSProperties) : undefined}
       onMouseDown={(e) => {
         // a link selects its cell once clicked: selecting on mousedown changes the cell's
         // content-visibility (app.css), and Chromium then loses the click on the link
         if (isOnLink(e.target)) return;
-        if (!actions.isActive(id)) actions.select(id);
+        if (e.shiftKey && canEdit && actions.mode() === 'command' && !actions.isActive(id)) {
+          // Shift+click extends the selection (and puts no caret anywhere)
+          e.preventDefault();
+          actions.select(id, { extend: true });
+          return;
+        }
+        if (!actions.isActive(id) || actions.isMultiSelected()) actions.select(id);
       }}
       onClick={(e) => {
         if (isOnLink(e.target) && !actions.isActive(id)) actions.select(id);

@@ -5,7 +5,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   cellId as idOf,
   cellIndex,
+  cellOutputs,
   cellsOf,
+  cellToJSON,
   cellSource,
   cellType,
   deleteCell,
@@ -16,7 +18,7 @@ import {
   setCellType,
   splitCell,
 } from '../../common/notebook/model';
-import type { Actor, CellType } from '../../common/notebook/types';
+import type { Actor, CellJSON, CellType } from '../../common/notebook/types';
 import type { KernelSandboxInfo, ModelInfo, ViewerInfo } from '../../common/app-context';
 import { ApiError, api, describeApiError, NOT_CONFIGURED_HINT, VIEW_ONLY_REASON } from '~/notebook/api-client';
 import { loadUser, saveUser, type LocalUser } from '~/notebook/identity';
@@ -58,6 +60,21 @@ import { Icon } from './ui/icons';
 
 /** Two presses of D within this window delete the selected cell. */
 export const DOUBLE_KEY_MS = 600;
+
+/** an undo step's meta: the selection to restore when it is undone */
+const UNDO_SELECTION = 'ynotebook.selection';
+
+/** Where C / X keep copied cells: localStorage, so V pastes them in any notebook of this browser. */
+export const CELL_CLIPBOARD_KEY = 'ynotebook.cell-clipboard';
+
+function readCellClipboard(): CellJSON[] {
+  try {
+    const parsed = JSON.parse(window.localStorage.getItem(CELL_CLIPBOARD_KEY) ?? '[]') as unknown;
+    return Array.isArray(parsed) ? parsed.filter((c): c is CellJSON => Boolean(c) && typeof c === 'object' && typeof (c as CellJSON).source === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 
 /** How often, and how far apart, the ask bar retries a generate that reached the server before its cell. */
 const ASK_RETRIES = 20;
@@ -130,6 +147,8 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
   const [user, setUser] = useState<LocalUser | null>(() => loadUser());
   const [isNaming, setIsNaming] = useState(false);
   const [activeId, setActiveId] = useState<string | null>(null);
+  /** the other end of a Shift-extended selection (null: only the active cell is selected) */
+  const [anchorId, setAnchorId] = useState<string | null>(null);
   const [mode, setMode] = useState<Mode>('command');
   const [markdownOpenId, setMarkdownOpenId] = useState<string | null>(null);
   const [saveFlash, setSaveFlash] = useState(0);
@@ -169,6 +188,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
   // Actions read the latest state through refs so they can stay one stable object.
   const rootRef = useRef<HTMLDivElement>(null);
   const activeRef = useRef<string | null>(null);
+  const anchorRef = useRef<string | null>(null);
   const modeRef = useRef<Mode>('command');
   const lastIndexRef = useRef(0);
   const focusRequestRef = useRef<FocusRequest | null>(null);
@@ -179,7 +199,14 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
   const undoRef = useRef(undoManager);
   undoRef.current = undoManager;
 
-  const setActive = useCallback((id: string | null) => {
+  const setAnchor = useCallback((id: string | null) => {
+    anchorRef.current = id;
+    setAnchorId(id);
+  }, []);
+  const setActive = useCallback((id: string | null, opts?: { extend?: boolean }) => {
+    if (opts?.extend) {
+      if (!anchorRef.current) setAnchor(activeRef.current);
+    } else if (anchorRef.current) setAnchor(null);
     activeRef.current = id;
     setActiveId(id);
     setMarkdownOpenId((open) => (open === id ? open : null));
@@ -210,11 +237,123 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       return false;
     };
 
+    /** the selected cells' ids in document order: the active cell, or the range to the anchor */
+    const selection = (): string[] => {
+      const d = docRef.current;
+      const active = activeRef.current;
+      if (!d || !active) return [];
+      const ids = cellsOf(d).toArray().map(idOf);
+      const i = ids.indexOf(active);
+      const j = anchorRef.current ? ids.indexOf(anchorRef.current) : -1;
+      if (i < 0) return [];
+      if (j < 0 || !canEditRef.current) return [active];
+      return ids.slice(Math.min(i, j), Math.max(i, j) + 1);
+    };
+    const isMulti = () => selection().length > 1;
+
     const a: NotebookActions = {
       select(id, opts) {
         if (opts?.scroll) scrollRequestRef.current = id;
-        setActive(id);
+        // Shift+click and Shift+arrows extend the selection; a viewer only ever has one cell
+        setActive(id, { extend: Boolean(opts?.extend) && canEditRef.current });
         setModeBoth('command');
+      },
+      selectedIds: selection,
+      copy(opts) {
+        if (!mayEdit()) return;
+        const d = docRef.current;
+        const ids = selection();
+        if (!d || !ids.length) return;
+        const json = ids.map((cid) => findCell(d, cid)).filter((c): c is NonNullable<typeof c> => Boolean(c)).map(cellToJSON);
+        try {
+          window.localStorage.setItem(CELL_CLIPBOARD_KEY, JSON.stringify(json));
+        } catch {
+          notify('Could not copy the cells: this browser\'s storage is full or off.');
+          return;
+        }
+        if (opts?.cut) a.removeSelected();
+      },
+      paste() {
+        if (!mayEdit()) return;
+        const clip = readCellClipboard();
+        if (!clip.length) return;
+        const ids = selection();
+        const newIds = withDoc((d) => {
+          const last = ids.length ? cellIndex(d, ids[ids.length - 1]) : -1;
+          const at = last < 0 ? cellsOf(d).length : last + 1;
+          return step(() =>
+            d.transact(() =>
+              clip.map((c, k) =>
+                // new ids: pasting twice, or into the notebook it came from, never duplicates one
+                insertCell(d, at + k, { cell_type: c.cell_type, source: c.source, metadata: c.metadata, outputs: c.outputs, execution_count: c.execution_count ?? null, prompt: c.prompt, ai: c.ai }),
+              ),
+            ),
+          );
+        });
+        if (!newIds?.length) return;
+        a.select(newIds[newIds.length - 1], { scroll: true });
+        if (newIds.length > 1) setAnchor(newIds[0]);
+      },
+      removeSelected() {
+        if (!mayEdit()) return;
+        const ids = selection();
+        if (ids.length <= 1) {
+          if (ids[0]) a.remove(ids[0]);
+          return;
+        }
+        withDoc((d) => {
+          const first = cellIndex(d, ids[0]);
+          lastIndexRef.current = Math.max(0, first);
+          const item = step(() => {
+            d.transact(() => ids.forEach((cid) => deleteCell(d, cid)));
+            return undoRef.current?.undoStack[undoRef.current.undoStack.length - 1];
+          });
+          item?.meta.set(UNDO_SELECTION, { active: activeRef.current, anchor: anchorRef.current });
+          const cells = cellsOf(d);
+          setActive(cells.length ? idOf(cells.get(Math.min(first, cells.length - 1))) : null);
+          setModeBoth('command');
+          focusRoot();
+        });
+      },
+      runSelected(advance) {
+        const ids = selection();
+        if (ids.length <= 1) {
+          const id = ids[0];
+          const d = docRef.current;
+          const cell = id && d ? findCell(d, id) : undefined;
+          if (!cell) return;
+          if (advance) a.runAndAdvance(id, cellSource(cell).toString());
+          else a.run(id, cellSource(cell).toString());
+          return;
+        }
+        if (!mayEdit()) return;
+        const d = docRef.current;
+        if (!d) return;
+        const chosen = ids.map((cid) => findCell(d, cid)).filter((c): c is NonNullable<typeof c> => Boolean(c));
+        const cells = chosen.filter((c) => cellType(c) === 'code').map((c) => ({ cellId: idOf(c), source: cellSource(c).toString() }));
+        if (cells.length) call(api.runMany(notebookId, cells, actorOf(userRef.current)));
+        setMarkdownOpenId(null);
+        if (!advance) return a.command();
+        const last = cellIndex(d, ids[ids.length - 1]);
+        const all = cellsOf(d);
+        if (last >= 0 && last + 1 < all.length) a.select(idOf(all.get(last + 1)), { scroll: true });
+        else a.insert(ids[ids.length - 1], 'below', 'code', { edit: true });
+      },
+      mergeSelected() {
+        if (!mayEdit()) return;
+        const ids = selection();
+        if (!ids.length) return;
+        withDoc((d) =>
+          step(() =>
+            d.transact(() => {
+              // one cell: merge the one below into it, as JupyterLab does
+              const times = Math.max(1, ids.length - 1);
+              for (let k = 0; k < times; k++) mergeCellBelow(d, ids[0]);
+            }),
+          ),
+        );
+        a.select(ids[0]);
+        focusRoot();
       },
       edit(id, caret) {
         if (caret !== undefined) focusRequestRef.current = { cellId: id, caret };
@@ -229,7 +368,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       },
       editorFocused(id, isFocused) {
         if (isFocused) {
-          if (activeRef.current !== id) setActive(id);
+          if (activeRef.current !== id || anchorRef.current) setActive(id);
           setModeBoth('edit');
         } else if (activeRef.current === id && modeRef.current === 'edit') {
           setModeBoth('command');
@@ -253,7 +392,12 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
           const i = cellIndex(d, id);
           if (i < 0) return;
           lastIndexRef.current = i;
-          step(() => deleteCell(d, id));
+          const item = step(() => {
+            deleteCell(d, id);
+            return undoRef.current?.undoStack[undoRef.current.undoStack.length - 1];
+          });
+          // undoing the delete selects the cell again (see the undo manager's listener below)
+          item?.meta.set(UNDO_SELECTION, { active: id, anchor: null });
           const cells = cellsOf(d);
           const next = cells.length ? idOf(cells.get(Math.min(i, cells.length - 1))) : null;
           setActive(next);
@@ -263,7 +407,18 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       },
       move(id, delta) {
         if (!mayEdit()) return;
+        const ids = selection();
         withDoc((d) => {
+          if (ids.length > 1 && ids.includes(id)) {
+            // the whole selection moves: the neighbour past its edge jumps to the other side
+            const first = cellIndex(d, ids[0]);
+            const last = cellIndex(d, ids[ids.length - 1]);
+            const cells = cellsOf(d);
+            if (delta < 0 && first > 0) step(() => moveCell(d, idOf(cells.get(first - 1)), last));
+            if (delta > 0 && last + 1 < cells.length) step(() => moveCell(d, idOf(cells.get(last + 1)), first));
+            scrollRequestRef.current = activeRef.current;
+            return;
+          }
           const i = cellIndex(d, id);
           if (i >= 0) step(() => moveCell(d, id, i + delta));
           scrollRequestRef.current = id;
@@ -340,6 +495,28 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         if (!opts?.confirmed && !window.confirm('Restart the kernel? Its variables are lost; outputs stay.')) return;
         call(api.restart(notebookId, actorOf(userRef.current)));
       },
+      restartAndRunAll(opts) {
+        if (!mayEdit()) return;
+        if (!opts?.confirmed && !window.confirm('Restart the kernel and run all cells? Its variables are lost.')) return;
+        call(api.restart(notebookId, actorOf(userRef.current)).then(() => a.runMany('all')));
+      },
+      clearOutputs(which) {
+        if (!mayEdit()) return;
+        withDoc((d) => {
+          const ids = which === 'all' ? cellsOf(d).toArray().map(idOf) : selection();
+          step(() =>
+            d.transact(() => {
+              for (const cid of ids) {
+                const cell = findCell(d, cid);
+                const outputs = cell && cellType(cell) === 'code' ? cellOutputs(cell) : undefined;
+                if (!cell || !outputs) continue;
+                if (outputs.length) outputs.delete(0, outputs.length);
+                if (cell.get('execution_count') != null) cell.set('execution_count', null);
+              }
+            }),
+          );
+        });
+      },
       takePromptFocus(id) {
         if (promptFocusRef.current !== id) return false;
         promptFocusRef.current = null;
@@ -355,7 +532,8 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         if (i < 0 || j < 0 || j >= cells.length) return;
         const next = idOf(cells.get(j));
         scrollRequestRef.current = next;
-        if (opts?.edit && cellType(cells.get(j)) !== 'markdown') a.edit(next, delta < 0 ? 'end' : 'start');
+        if (opts?.extend) a.select(next, { scroll: true, extend: true });
+        else if (opts?.edit && cellType(cells.get(j)) !== 'markdown') a.edit(next, delta < 0 ? 'end' : 'start');
         else a.select(next, { scroll: true });
       },
       undo() {
@@ -378,6 +556,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       isActive(id) {
         return activeRef.current === id;
       },
+      isMultiSelected: isMulti,
       mode() {
         return modeRef.current;
       },
@@ -388,7 +567,22 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       },
     };
     return a;
-  }, [notebookId, model.model, notify, setActive, setModeBoth]);
+  }, [notebookId, model.model, notify, setActive, setAnchor, setModeBoth]);
+
+  // undoing a cell delete selects the restored cell(s) again
+  useEffect(() => {
+    if (!undoManager) return;
+    const onPopped = (e: { stackItem: { meta: Map<unknown, unknown> }; type: 'undo' | 'redo' }) => {
+      const sel = e.stackItem.meta.get(UNDO_SELECTION) as { active: string | null; anchor: string | null } | undefined;
+      const d = docRef.current;
+      if (e.type !== 'undo' || !sel?.active || !d || cellIndex(d, sel.active) < 0) return;
+      setActive(sel.active);
+      if (sel.anchor && cellIndex(d, sel.anchor) >= 0) setAnchor(sel.anchor);
+      scrollRequestRef.current = sel.active;
+    };
+    undoManager.on('stack-item-popped', onPopped);
+    return () => undoManager.off('stack-item-popped', onPopped);
+  }, [undoManager, setActive, setAnchor]);
 
   // keep a cell selected: the first on open, a neighbour when the selected one is deleted (by anyone)
   useEffect(() => {
@@ -465,16 +659,24 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         return cell ? cellSource(cell).toString() : '';
       };
       let handled = true;
-      if (e.key === 'Enter' && e.shiftKey) actions.runAndAdvance(id, source());
-      else if (e.key === 'Enter' && mod) actions.run(id, source());
+      const multi = modeRef.current === 'command' && actions.isMultiSelected();
+      if (e.key === 'Enter' && e.shiftKey) multi ? actions.runSelected(true) : actions.runAndAdvance(id, source());
+      else if (e.key === 'Enter' && mod) multi ? actions.runSelected(false) : actions.run(id, source());
       else if (e.key === 'Enter' && e.altKey) actions.runAndInsert(id, source());
       else if (mod || e.altKey) handled = false;
       else if (e.key === 'Enter') actions.edit(id);
+      else if ((e.key === 'ArrowUp' || e.key === 'K') && e.shiftKey) canEditRef.current ? actions.selectAdjacent(-1, { extend: true }) : actions.selectAdjacent(-1);
+      else if ((e.key === 'ArrowDown' || e.key === 'J') && e.shiftKey) canEditRef.current ? actions.selectAdjacent(1, { extend: true }) : actions.selectAdjacent(1);
       else if (e.key === 'ArrowUp' || e.key === 'k') actions.selectAdjacent(-1);
       else if (e.key === 'ArrowDown' || e.key === 'j') actions.selectAdjacent(1);
+      else if (!canEditRef.current && (e.key === 'c' || e.key === 'x' || e.key === 'v' || e.key === 'M')) handled = false;
+      else if (e.key === 'c') actions.copy();
+      else if (e.key === 'x') actions.copy({ cut: true });
+      else if (e.key === 'v') actions.paste();
+      else if (e.key === 'M') actions.mergeSelected();
       else if (e.key === 'a' || e.key === 'A') actions.insert(id, 'above');
       else if (e.key === 'b' || e.key === 'B') actions.insert(id, 'below');
-      else if (e.key === 'm' || e.key === 'M') actions.setType(id, 'markdown');
+      else if (e.key === 'm') actions.setType(id, 'markdown');
       else if (e.key === 'y' || e.key === 'Y') actions.setType(id, 'code');
       else if (e.key === 'r' || e.key === 'R') actions.setType(id, 'raw');
       else if (e.key === 'i' || e.key === 'I') actions.insertAi(id);
@@ -484,7 +686,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         const now = Date.now();
         if (now - lastD < DOUBLE_KEY_MS) {
           lastD = 0;
-          actions.remove(id);
+          actions.removeSelected();
         } else lastD = now;
       } else if (e.key === 'Escape') actions.command();
       else handled = false;
@@ -532,6 +734,14 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
   const cursorCss = useMemo(() => remoteCursorCss(peers), [peers]);
   const needsName = !user || isNaming;
   const seen = new Set<string>();
+  const selectedSet = useMemo(() => {
+    if (!anchorId || !activeId || !canEdit) return null;
+    const ids = cells.map(idOf);
+    const i = ids.indexOf(activeId);
+    const j = ids.indexOf(anchorId);
+    if (i < 0 || j < 0 || i === j) return null;
+    return new Set(ids.slice(Math.min(i, j), Math.max(i, j) + 1));
+  }, [cells, activeId, anchorId, canEdit]);
 
   return (
     <div
@@ -575,6 +785,24 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
               </button>
             </>
           ) : null}
+          {canEdit ? (
+            <details className="hmenu" data-testid="cells-menu">
+              <summary className="hbtn" title="Clear outputs, restart and run all">
+                Cells ▾
+              </summary>
+              <div className="hmenu-list" role="menu">
+                <button type="button" role="menuitem" className="hmenu-item" data-testid="clear-outputs" disabled={!doc || !activeId} onClick={(e) => { actions.clearOutputs('selected'); (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); }}>
+                  Clear outputs of selected cell{selectedSet && selectedSet.size > 1 ? 's' : ''}
+                </button>
+                <button type="button" role="menuitem" className="hmenu-item" data-testid="clear-all-outputs" disabled={!doc} onClick={(e) => { actions.clearOutputs('all'); (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); }}>
+                  Clear all outputs
+                </button>
+                <button type="button" role="menuitem" className="hmenu-item" data-testid="restart-run-all" disabled={!doc} onClick={(e) => { (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); actions.restartAndRunAll(); }}>
+                  Restart kernel and run all
+                </button>
+              </div>
+            </details>
+          ) : null}
           <KernelControls doc={doc} readOnlyReason={readOnlyReason} onInterrupt={() => actions.interrupt()} onRestart={(confirmed) => actions.restart({ confirmed })} />
         </div>
         <div className="nb-header-right">
@@ -615,6 +843,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
                     key={key}
                     cell={cell}
                     isActive={isActive}
+                    isSelected={selectedSet?.has(id) ?? false}
                     isEditing={isActive && mode === 'edit'}
                     isMarkdownOpen={isActive && markdownOpenId === id}
                     peers={peersByCell.get(id)}
@@ -646,7 +875,8 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
             <AskBar hasModel={Boolean(model.model)} onAsk={ask} />
             <p className="nb-hint">
               <kbd>Shift</kbd>+<kbd>Enter</kbd> run · <kbd>Esc</kbd> command mode · <kbd>A</kbd>/<kbd>B</kbd> insert ·{' '}
-              <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>I</kbd> AI cell below · <kbd>Z</kbd> undo
+              <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>I</kbd> AI cell below · <kbd>Z</kbd> undo ·{' '}
+              <kbd>C</kbd>/<kbd>X</kbd>/<kbd>V</kbd> copy, cut, paste · <kbd>Shift</kbd>+<kbd>↑</kbd>/<kbd>↓</kbd> select · <kbd>Shift</kbd>+<kbd>M</kbd> merge
             </p>
             </>
             ) : (

@@ -16,7 +16,22 @@ export interface FocusRequest {
 
 /** Every operation the cells and the keyboard can ask of the notebook; stable for its lifetime. */
 export interface NotebookActions {
-  select(cellId: string, opts?: { scroll?: boolean }): void;
+  /** `extend` (Shift+click, Shift+arrows): the selection grows from its anchor to this cell */
+  select(cellId: string, opts?: { scroll?: boolean; extend?: boolean }): void;
+  /** the selected cells' ids in document order (one, or a Shift-extended range) */
+  selectedIds(): string[];
+  /** true when more than one cell is selected */
+  isMultiSelected(): boolean;
+  /** C / X: copies the selected cells to this browser's cell clipboard (and deletes them when `cut`) */
+  copy(opts?: { cut?: boolean }): void;
+  /** V: pastes the cell clipboard below the selection, with new ids */
+  paste(): void;
+  /** D D: deletes the selected cells, one undo step */
+  removeSelected(): void;
+  /** Shift+Enter (advance) or Ctrl+Enter on the selection */
+  runSelected(advance: boolean): void;
+  /** Shift+M: merges the selected cells into the first (one cell: with the cell below) */
+  mergeSelected(): void;
   /** selects the cell and puts the caret in its editor (renders markdown as source) */
   edit(cellId: string, caret?: CaretTarget): void;
   /** leaves edit mode; the cell stays selected */
@@ -42,10 +57,14 @@ export interface NotebookActions {
   interrupt(): void;
   /** restarts the kernel; asks first unless `confirmed` */
   restart(opts?: { confirmed?: boolean }): void;
+  /** restarts the kernel, then runs every code cell; asks first unless `confirmed` */
+  restartAndRunAll(opts?: { confirmed?: boolean }): void;
+  /** empties the outputs and execution counts of the selected cells, or of all */
+  clearOutputs(which: 'selected' | 'all'): void;
   /** the prompt box this cell should focus when it mounts (consumed) */
   takePromptFocus(cellId: string): boolean;
   /** moves the selection, entering the neighbour's editor at its near end when `edit` */
-  selectAdjacent(delta: -1 | 1, opts?: { edit?: boolean }): void;
+  selectAdjacent(delta: -1 | 1, opts?: { edit?: boolean; extend?: boolean }): void;
   undo(): void;
   redo(): void;
   save(): void;

@@ -156,6 +156,8 @@ export class NotebookRunner {
         cell.set('execution_count', null);
       }, ORIGIN_SERVER);
       writer.clear();
+      // as Jupyter does: an empty cell's run clears it and takes no execution count
+      if (!item.code.trim()) return { status: 'ok', execution_count: null };
       this.abort = new AbortController();
       this.interruptedBy = null;
       try {

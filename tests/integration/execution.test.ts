@@ -65,6 +65,24 @@ describe('running cells on the shared kernel', () => {
     expect(c.execution_state?.state).toBe('idle');
   });
 
+  it('an empty cell run clears its outputs and takes no execution count', async () => {
+    const { id, b, ids } = await notebookWithCells(['print("hi")']);
+    await run(id, ids[0]);
+    const first = await waitFor(() => cell(b, ids[0]).execution_count, { what: 'a first count' });
+    const r = await run(id, ids[0], { source: '  \n' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: 'ok', execution_count: null });
+    const c = await waitFor(() => {
+      const j = cell(b, ids[0]);
+      return j.execution_state?.state === 'idle' && !j.outputs?.length ? j : null;
+    }, { what: 'the cleared cell' });
+    expect(c.execution_count).toBeNull();
+    // the kernel's counter did not move: the next real run takes the count after the first
+    await run(id, ids[0], { source: '1' });
+    const next = await waitFor(() => cell(b, ids[0]).execution_count, { what: 'the next count' });
+    expect(next).toBe(first! + 1);
+  });
+
   it('runs the code the requester saw, not what the document holds yet', async () => {
     const { id, b, ids } = await notebookWithCells(['print("old")']);
     await run(id, ids[0], { source: 'print("what I saw")' });
