@@ -1,9 +1,9 @@
 // A reasoning model's thoughts on an AI cell (issue 9): shown folded, never run even when they
 // hold a fenced block; the answer phase leaves the code editable; an interrupt says who.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { cellById, cellIds, createNotebook, editCell, eventually, expectNoErrors, launchBrowser, openAs, openNotebook, startAppServer, type AppServer } from './support';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FakeOpenAI } from '../support/fake-openai';
+import { cellById, cellIds, createNotebook, editCell, eventually, expectNoErrors, openAs, openNotebook, type AppServer, useModelApp } from './support';
 
 const KERNEL_MS = 60_000;
 
@@ -20,16 +20,9 @@ let browser: Browser;
 let fake: FakeOpenAI;
 let server: AppServer;
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ model: 'fake-reasoner' });
-  server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-e2e-thoughts', OPENAI_MODEL: 'fake-reasoner' } });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await fake?.close();
+const app = useModelApp({ model: 'fake-reasoner', apiKey: 'sk-e2e-thoughts' });
+beforeAll(() => {
+  ({ browser, fake, server } = app());
 });
 
 describe('an AI cell with a reasoning model', () => {

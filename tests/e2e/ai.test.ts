@@ -1,8 +1,8 @@
 // AI cells in the browser: a prompt typed by one person, the model's code streaming into the cell
 // for the other, the plot, the answer and the history; and the app without a model.
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FakeOpenAI } from '../support/fake-openai';
 import {
   baseURL,
   cellById,
@@ -12,12 +12,11 @@ import {
   editorText,
   eventually,
   expectNoErrors,
-  launchBrowser,
   openAs,
   openNotebook,
-  startAppServer,
   type AppServer,
   type Person,
+  useModelApp,
 } from './support';
 import { fetchAsAdmin } from '../support/auth';
 
@@ -43,16 +42,9 @@ const MODEL_KEY = 'sk-e2e-secret-4b7f9c2d';
 let fake: FakeOpenAI;
 let server: AppServer;
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ model: 'fake-coder' });
-  server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: MODEL_KEY, OPENAI_MODEL: 'fake-coder' } });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await fake?.close();
+const app = useModelApp({ model: 'fake-coder', apiKey: MODEL_KEY });
+beforeAll(() => {
+  ({ browser, fake, server } = app());
 });
 
 /** What a page shows of a cell's code (static or in Monaco) and AI status, in one look. */

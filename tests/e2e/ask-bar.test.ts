@@ -1,9 +1,9 @@
 // The ask bar (issue 9): a request typed at the bottom of the notebook becomes a new AI cell that
 // generates at once; a follow-up sees the earlier cells; a second person sees the conversation.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { cellById, cellIds, createNotebook, eventually, expectNoErrors, launchBrowser, openAs, openNotebook, startAppServer, type AppServer } from './support';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FakeOpenAI } from '../support/fake-openai';
+import { cellById, cellIds, createNotebook, eventually, expectNoErrors, openAs, openNotebook, type AppServer, useModelApp } from './support';
 
 const KERNEL_MS = 60_000;
 const FIRST_CODE = "sales = {'north': 3, 'south': 5}\nprint('total', sum(sales.values()))";
@@ -13,16 +13,9 @@ let browser: Browser;
 let fake: FakeOpenAI;
 let server: AppServer;
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ model: 'fake-coder' });
-  server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-e2e-ask', OPENAI_MODEL: 'fake-coder' } });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await fake?.close();
+const app = useModelApp({ model: 'fake-coder', apiKey: 'sk-e2e-ask' });
+beforeAll(() => {
+  ({ browser, fake, server } = app());
 });
 
 describe('the ask bar', () => {

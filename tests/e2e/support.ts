@@ -1,6 +1,8 @@
 // Browser-test helpers: Chromium through playwright-core, one context per person, and the HTTP API.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expect, inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { startAppServer as startServerProcess, type AppServer as ServerProcess } from './server-process';
 import { TEST_ADMIN_TOKEN } from '../support/auth';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -223,4 +225,35 @@ export async function shownSource(page: Page, id: string): Promise<string> {
   const cell = cellById(page, id);
   if (await cell.locator('.monaco-editor .view-lines').count()) return editorText(page, id);
   return ((await cell.locator('[data-testid=cell-source]').textContent()) ?? '').replace(/ $/, '');
+}
+
+export interface ModelApp {
+  browser: Browser;
+  /** the scripted OpenAI-compatible server the app's model settings point at */
+  fake: FakeOpenAI;
+  server: ServerProcess;
+}
+
+/**
+ * For the browser tests of AI cells: a server of their own whose model is the scripted server
+ * (`apiKey` is the key the server holds, which must never reach a browser), and a browser; all
+ * closed after the file. Call at the top level; use the getter inside hooks and tests.
+ */
+export function useModelApp(opts: { model: string; apiKey: string }): () => ModelApp {
+  let current: ModelApp | null = null;
+  beforeAll(async () => {
+    const fake = await startFakeOpenAI({ model: opts.model });
+    const server = await startServerProcess({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: opts.apiKey, OPENAI_MODEL: opts.model } });
+    current = { fake, server, browser: await launchBrowser() };
+  });
+  afterAll(async () => {
+    await current?.browser.close();
+    await current?.server.close();
+    await current?.fake.close();
+    current = null;
+  });
+  return () => {
+    if (!current) throw new Error('useModelApp: not started (call it at the top level of the test file)');
+    return current;
+  };
 }

@@ -1,28 +1,20 @@
 // Completion and help from the real kernel (Kernel Gateway, ipykernel) through the API, beside
 // the run queue: what a person typing in a cell gets, and that a running cell is never disturbed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cellToJSON, findCell, insertCell } from '../../common/notebook/model';
 import type { CellJSON } from '../../common/notebook/types';
-import { readEnv } from '../../server/http/env';
-import { startServer, type RunningServer } from '../../server/http/server';
+import type { RunningServer } from '../../server/http/server';
 import { COMPLETE_TIMEOUT_MS } from '../../server/kernel';
-import { createNotebook, tempDir } from '../support/server';
+import { createNotebook, useAppServer } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
-import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
+import { fetchAsAdmin } from '../support/auth';
 
+const app = useAppServer();
 let server: RunningServer;
 let wsUrl: string;
-const clients: YClient[] = [];
-
-beforeAll(async () => {
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
-  server = await startServer({ env, withUi: false, log: () => undefined, warmKernels: true });
-  wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
-  await server.execution.kernels;
-});
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await server?.close();
+let clients: YClient[];
+beforeAll(() => {
+  ({ server, wsUrl, clients } = app());
 });
 
 async function notebookWithCells(sources: string[]) {

@@ -1,28 +1,21 @@
 // Runs through the whole app path: HTTP run request -> queue -> real Kernel Gateway and ipykernel
 // -> outputs in the shared document -> a second Yjs client.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { cellsOf, cellToJSON, findCell, insertCell, metaOf } from '../../common/notebook/model';
 import type { CellJSON, ExecutionState } from '../../common/notebook/types';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
-import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
+import { createNotebook, postWhenCellArrives, tempDir, useAppServer } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 
+const app = useAppServer();
 let server: RunningServer;
 let wsUrl: string;
-const clients: YClient[] = [];
-
-beforeAll(async () => {
-  const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
-  server = await startServer({ env, withUi: false, log: () => undefined, warmKernels: true });
-  wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
-  await server.execution.kernels;
-});
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await server?.close();
+let clients: YClient[];
+beforeAll(() => {
+  ({ server, wsUrl, clients } = app());
 });
 
 async function notebookWithCells(sources: string[]): Promise<{ id: string; a: YClient; b: YClient; ids: string[] }> {

@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { readEnv } from '../../server/http/env';
 import { startServer, type Logger, type RunningServer } from '../../server/http/server';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from './auth';
+import type { YClient } from './yclient';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -46,4 +48,34 @@ export async function postWhenCellArrives(url: string, body: unknown = {}, timeo
     if (res.status !== 404 || Date.now() > deadline) return { status: res.status, body: await res.json() };
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export interface AppServerFixture {
+  server: RunningServer;
+  wsUrl: string;
+  /** Yjs clients a test opened; destroyed after the file */
+  clients: YClient[];
+}
+
+/**
+ * The real server with its embedded gateway started, shared by the tests of a file and closed
+ * after them. Call at the top level; use the getter inside hooks and tests.
+ */
+export function useAppServer(): () => AppServerFixture {
+  let current: AppServerFixture | null = null;
+  beforeAll(async () => {
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    const server = await startServer({ env, withUi: false, log: () => undefined, warmKernels: true });
+    await server.execution.kernels;
+    current = { server, wsUrl: server.url.replace(/^http/, 'ws') + '/sync', clients: [] };
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of current?.clients ?? []) c.destroy();
+    await current?.server.close();
+    current = null;
+  });
+  return () => {
+    if (!current) throw new Error('useAppServer: not started (call it at the top level of the test file)');
+    return current;
+  };
 }
