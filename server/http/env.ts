@@ -27,6 +27,33 @@ export const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   KERNEL_GATEWAY_URL: optionalUrl,
   KERNEL_GATEWAY_TOKEN: optionalString,
+  /** kernelspec an external gateway starts (Enterprise Gateway: e.g. python_kubernetes); unset: its default */
+  KERNEL_SPEC: optionalString.pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'KERNEL_SPEC must be a kernelspec name (letters, digits, . _ -)').optional()),
+  /** KERNEL_USERNAME sent when starting a kernel on an external gateway */
+  KERNEL_USERNAME: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'KERNEL_USERNAME must be a user name (letters, digits, . _ @ -)').default('ynotebook'),
+  /** absolute directory on the external gateway's host holding each notebook's working directory (sent as KERNEL_WORKING_DIR) */
+  KERNEL_WORKDIR_ROOT: optionalString.pipe(z.string().regex(/^\/[^\0]*$/, 'KERNEL_WORKDIR_ROOT must be an absolute path on the gateway host').optional()),
+  /** extra KERNEL_* variables for the start request on an external gateway, as a JSON object */
+  KERNEL_START_ENV: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v || v.trim() === '') return {};
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'KERNEL_START_ENV must be a JSON object, e.g. {"KERNEL_NAMESPACE":"notebooks"}' });
+        return z.NEVER;
+      }
+      const entries = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : null;
+      const bad = entries === null ? 'not an object' : entries.find(([k, val]) => !/^KERNEL_[A-Z0-9_]+$/.test(k) || typeof val !== 'string')?.[0];
+      if (bad !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `KERNEL_START_ENV: ${entries === null ? 'must be a JSON object' : `${bad} must be a KERNEL_* name with a string value`}` });
+        return z.NEVER;
+      }
+      return Object.fromEntries(entries as [string, string][]);
+    }),
   /** minutes a kernel may stay idle before it is shut down (restarted on the next run) */
   KERNEL_IDLE_MINUTES: z.coerce.number().positive().default(60),
   /** bubblewrap around the embedded gateway's kernels: auto (when it works), required, off */
