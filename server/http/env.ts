@@ -20,6 +20,33 @@ const commaList = z
   .optional()
   .transform((v) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean));
 
+/**
+ * postgres://user:password@host:port/database (or postgresql://). Messages never echo the value:
+ * it holds a password.
+ */
+const databaseUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL is not a URL: expected postgres://user:password@host:5432/database' });
+      return;
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `DATABASE_URL must start with postgres:// or postgresql:// (got ${url.protocol}//…); unset it to use SQLite in DATA_DIR` });
+    } else if (!url.hostname && !url.searchParams.get('host')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no host: expected postgres://user:password@host:5432/database' });
+    } else if (url.pathname.replace(/^\//, '') === '') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no database: expected postgres://user:password@host:5432/database' });
+    }
+  })
+  .optional();
+
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -53,6 +80,8 @@ export const EnvSchema = z.object({
   ALLOWED_ORIGINS: commaList,
   /** the address people reach the app at (behind a proxy); its host and origin are allowed, links use it */
   PUBLIC_URL: optionalUrl,
+  /** PostgreSQL instead of SQLite (several instances share it); unset: SQLite in DATA_DIR */
+  DATABASE_URL: databaseUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,
