@@ -144,11 +144,9 @@ export class PostgresStorage implements Storage {
       application_name: 'ynotebook',
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
-    });
-    // "acknowledged means durable" must not depend on the server's postgresql.conf; the query is
-    // queued on the new client before any of ours
-    this.pool.on('connect', (client) => {
-      client.query('SET synchronous_commit = on').catch(() => undefined);
+      // "acknowledged means durable" must not depend on the server's postgresql.conf (an
+      // `options` in DATABASE_URL still wins; behind PgBouncer allow it: ignore_startup_parameters)
+      options: '-c synchronous_commit=on',
     });
     // an idle client losing its connection (PostgreSQL restarted) must not take the process down;
     // the next query gets a fresh connection, and a failed append is retried by its room

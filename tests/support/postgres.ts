@@ -24,7 +24,7 @@ export interface TestPostgres {
   createDatabase(prefix?: string): Promise<string>;
   /** stops PostgreSQL as a crash would (immediate shutdown: no checkpoint); throwaway cluster only */
   crash(): void;
-  /** starts it again after crash(); throwaway cluster only */
+  /** starts it again after crash() (nothing when it runs); throwaway cluster only */
   start(): void;
   stop(): Promise<void>;
 }
@@ -70,6 +70,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=32MB`;
   let isRunning = false;
   const start = () => {
+    if (isRunning) return;
     runPg(bin, 'pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', '-o', opts, 'start']);
     isRunning = true;
   };
