@@ -162,7 +162,7 @@ describe('errors name the server, never the password', () => {
     for (const v of bad) {
       let err: unknown;
       try {
-        readEnv({ DATABASE_URL: v });
+        readEnv({ NODE_ENV: 'test', DATABASE_URL: v });
       } catch (e) {
         err = e;
       }
@@ -170,8 +170,8 @@ describe('errors name the server, never the password', () => {
       expect((err as Error).message).toContain('DATABASE_URL');
       expect((err as Error).message).not.toContain('s3cr3t');
     }
-    expect(readEnv({ DATABASE_URL: 'postgresql://u:p@db.internal:5433/app?sslmode=require' }).DATABASE_URL).toBe('postgresql://u:p@db.internal:5433/app?sslmode=require');
-    expect(readEnv({ DATABASE_URL: '' }).DATABASE_URL).toBeUndefined();
+    expect(readEnv({ NODE_ENV: 'test', DATABASE_URL: 'postgresql://u:p@db.internal:5433/app?sslmode=require' }).DATABASE_URL).toBe('postgresql://u:p@db.internal:5433/app?sslmode=require');
+    expect(readEnv({ NODE_ENV: 'test', DATABASE_URL: '' }).DATABASE_URL).toBeUndefined();
   });
 
   it('`npm run serve` with a wrong password stops at once with exit code 2 and a message naming the server', async () => {
