@@ -72,7 +72,7 @@ export const EnvSchema = z.object({
   FILES_MAX_FILE_MB: z.coerce.number().positive().default(512),
   /** all files of one notebook's working directory together, in MiB */
   FILES_QUOTA_MB: z.coerce.number().positive().default(2048),
-  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR */
+  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR (with DATABASE_URL: in the database) */
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional()),
   /** extra host names this server answers to (comma-separated; `*`: any, behind a proxy that checks Host) */
   ALLOWED_HOSTS: commaList,
