@@ -38,7 +38,7 @@ const databaseUrl = z
       return;
     }
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `DATABASE_URL must start with postgres:// or postgresql:// (got ${url.protocol}//…); unset it to use SQLite in DATA_DIR` });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL must start with postgres:// or postgresql:// (unset it to use SQLite in DATA_DIR)' });
     } else if (!url.hostname && !url.searchParams.get('host')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no host: expected postgres://user:password@host:5432/database' });
     } else if (url.pathname.replace(/^\//, '') === '') {

@@ -158,7 +158,7 @@ describe('errors name the server, never the password', () => {
   });
 
   it('DATABASE_URL is checked at boot: a bad one names the variable and never echoes the value', () => {
-    const bad = ['mysql://u:s3cr3t-pw@db/app', 'postgres://u:s3cr3t-pw@db', 'not a url s3cr3t-pw'];
+    const bad = ['s3cr3t-pw:x', 'mysql://u:s3cr3t-pw@db/app', 'postgres://u:s3cr3t-pw@db', 'not a url s3cr3t-pw'];
     for (const v of bad) {
       let err: unknown;
       try {
