@@ -20,6 +20,33 @@ const commaList = z
   .optional()
   .transform((v) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean));
 
+/**
+ * postgres://user:password@host:port/database (or postgresql://). Messages never echo the value:
+ * it holds a password.
+ */
+const databaseUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL is not a URL: expected postgres://user:password@host:5432/database' });
+      return;
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL must start with postgres:// or postgresql:// (unset it to use SQLite in DATA_DIR)' });
+    } else if (!url.hostname && !url.searchParams.get('host')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no host: expected postgres://user:password@host:5432/database' });
+    } else if (url.pathname.replace(/^\//, '') === '') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no database: expected postgres://user:password@host:5432/database' });
+    }
+  })
+  .optional();
+
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -72,7 +99,7 @@ export const EnvSchema = z.object({
   FILES_MAX_FILE_MB: z.coerce.number().positive().default(512),
   /** all files of one notebook's working directory together, in MiB */
   FILES_QUOTA_MB: z.coerce.number().positive().default(2048),
-  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR */
+  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR (with DATABASE_URL: in the database) */
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional()),
   /** extra host names this server answers to (comma-separated; `*`: any, behind a proxy that checks Host) */
   ALLOWED_HOSTS: commaList,
@@ -80,6 +107,8 @@ export const EnvSchema = z.object({
   ALLOWED_ORIGINS: commaList,
   /** the address people reach the app at (behind a proxy); its host and origin are allowed, links use it */
   PUBLIC_URL: optionalUrl,
+  /** PostgreSQL instead of SQLite (several instances share it); unset: SQLite in DATA_DIR */
+  DATABASE_URL: databaseUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,

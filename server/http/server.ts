@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { AppServices } from '../../common/app-context';
-import { openSqliteStorage } from '../storage/sqlite';
+import { openStorage } from '../storage/open';
 import type { Storage } from '../storage/types';
 import { RoomManager } from '../sync/rooms';
 import { createSyncServer } from '../sync/ws-server';
@@ -16,7 +16,7 @@ import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
-import { AccessService, loadAdminToken } from '../access/access';
+import { AccessService, resolveAdminToken } from '../access/access';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from '../access/rate-limit';
 import { CloseCode } from '../sync/close-codes';
 import { createLinksApi } from './links-api';
@@ -81,8 +81,16 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { env } = opts;
   const log = opts.log ?? consoleLogger;
-  const storage = opts.storage ?? openSqliteStorage(env.dataDir);
-  const admin = loadAdminToken(env.dataDir, env.ADMIN_TOKEN);
+  // DATABASE_URL: PostgreSQL (migrated here; an unreachable one is retried for a while, then throws
+  // StorageError 'IO' naming the host); else SQLite in DATA_DIR
+  const storage = opts.storage ?? (await openStorage({ dataDir: env.dataDir, databaseUrl: env.DATABASE_URL, log }));
+  let admin: Awaited<ReturnType<typeof resolveAdminToken>>;
+  try {
+    admin = await resolveAdminToken(storage, env.dataDir, env.ADMIN_TOKEN);
+  } catch (err) {
+    if (!opts.storage) await storage.close();
+    throw err;
+  }
   const access = new AccessService(storage, admin.token);
   const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
   const guard = new RequestGuard({ bindHost: env.HOST, publicUrl: env.PUBLIC_URL, allowedHosts: env.ALLOWED_HOSTS, allowedOrigins: env.ALLOWED_ORIGINS });
