@@ -109,6 +109,13 @@ export const EnvSchema = z.object({
   PUBLIC_URL: optionalUrl,
   /** PostgreSQL instead of SQLite (several instances share it); unset: SQLite in DATA_DIR */
   DATABASE_URL: databaseUrl,
+  /** Redis relaying document updates and presence between several instances; unset: one instance */
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'REDIS_URL must look like redis://host:6379 (or rediss:// for TLS)')
+      .optional(),
+  ),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,

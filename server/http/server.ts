@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { AppServices } from '../../common/app-context';
 import { openStorage } from '../storage/open';
+import { RedisRelay } from '../sync/relay';
 import type { Storage } from '../storage/types';
 import { RoomManager } from '../sync/rooms';
 import { createSyncServer } from '../sync/ws-server';
@@ -94,7 +95,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const access = new AccessService(storage, admin.token);
   const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
   const guard = new RequestGuard({ bindHost: env.HOST, publicUrl: env.PUBLIC_URL, allowedHosts: env.ALLOWED_HOSTS, allowedOrigins: env.ALLOWED_ORIGINS });
-  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: resetInterruptedWork });
+  // REDIS_URL: several instances serve the same notebooks; updates and presence are relayed
+  let relay: RedisRelay | null = null;
+  if (env.REDIS_URL) {
+    try {
+      relay = await RedisRelay.connect(env.REDIS_URL, log);
+    } catch (err) {
+      if (!opts.storage) await storage.close();
+      throw err;
+    }
+    log('info', `relay: instance ${relay.instanceId} on Redis`);
+  }
+  // A room loaded here has nothing running here. With one instance, whatever the document still
+  // shows as running was cut short by a restart; with several, another instance may be running it.
+  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: relay ? undefined : resetInterruptedWork, relay: relay ?? undefined });
   const notebooks = new NotebookService(storage);
   const createKernels =
     opts.createKernels ??
@@ -227,6 +241,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           server.closeAllConnections();
         });
         await rooms.closeAll();
+        await relay?.close();
         await remix?.close();
         await storage.close();
       })();
