@@ -1,9 +1,9 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { redirect } from '@remix-run/node';
-import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
+import { Form, useLoaderData, useNavigation } from '@remix-run/react';
 import { cleanTitle } from '../../common/notebook/model';
 import { ImportNotebook } from '~/components/import-notebook';
-import { relativeTime } from '~/components/ui/relative-time';
+import { NotebookList } from '~/components/notebook-list';
 
 export const meta: MetaFunction = () => [{ title: 'Notebooks' }];
 
@@ -56,25 +56,7 @@ export default function Index() {
             <p className="muted">Create one above, or import a Jupyter notebook; share its address and edit it together.</p>
           </div>
         ) : (
-          <ul className="notebook-list" data-testid="notebook-list">
-            {notebooks.map((nb) => (
-              <li key={nb.id}>
-                <Link to={`/n/${encodeURIComponent(nb.id)}`} className="notebook-link">
-                  <span className="notebook-icon" aria-hidden>
-                    ▤
-                  </span>
-                  <span className="notebook-title">{nb.title}</span>
-                  <time
-                    className="notebook-time"
-                    dateTime={new Date(nb.updatedAt).toISOString()}
-                    title={new Date(nb.updatedAt).toUTCString()}
-                  >
-                    edited {relativeTime(nb.updatedAt, now)}
-                  </time>
-                </Link>
-              </li>
-            ))}
-          </ul>
+          <NotebookList notebooks={notebooks} now={now} />
         )}
       </main>
     </div>
