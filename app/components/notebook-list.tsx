@@ -154,30 +154,32 @@ export function NotebookList({ notebooks, now }: { notebooks: NotebookSummary[];
 
   return (
     <section className="notebooks" aria-label="Notebooks">
-      <div className="list-toolbar">
-        <label className="search-box">
-          <Icon name="search" />
-          <input
-            type="search"
-            placeholder="Search notebooks by title"
-            aria-label="Search notebooks"
-            data-testid="notebook-search"
-            value={query}
-            autoComplete="off"
-            spellCheck={false}
-            onChange={(e) => setQuery(e.target.value)}
-            onKeyDown={(e) => {
-              if (e.key === 'Escape' && query) {
-                e.preventDefault();
-                setQuery('');
-              }
-            }}
-          />
-        </label>
-        <span className="list-count" data-testid="notebook-count" aria-live="polite">
-          {query.trim() ? `${shown.length} of ${rows.length}` : rows.length} {rows.length === 1 ? 'notebook' : 'notebooks'} · last changed first
-        </span>
-      </div>
+      {rows.length > 0 ? (
+        <div className="list-toolbar">
+          <label className="search-box">
+            <Icon name="search" />
+            <input
+              type="search"
+              placeholder="Search notebooks by title"
+              aria-label="Search notebooks"
+              data-testid="notebook-search"
+              value={query}
+              autoComplete="off"
+              spellCheck={false}
+              onChange={(e) => setQuery(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Escape' && query) {
+                  e.preventDefault();
+                  setQuery('');
+                }
+              }}
+            />
+          </label>
+          <span className="list-count" data-testid="notebook-count" aria-live="polite">
+            {query.trim() ? `${shown.length} of ${rows.length}` : rows.length} {rows.length === 1 ? 'notebook' : 'notebooks'} · last changed first
+          </span>
+        </div>
+      ) : null}
 
       {notice ? (
         <div className={`home-notice is-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="home-notice">
@@ -193,7 +195,9 @@ export function NotebookList({ notebooks, now }: { notebooks: NotebookSummary[];
         </div>
       ) : null}
 
-      {shown.length === 0 ? (
+      {rows.length === 0 ? (
+        <EmptyList />
+      ) : shown.length === 0 ? (
         <div className="empty no-match" data-testid="no-match">
           <p>
             No notebook matches “<strong>{query.trim()}</strong>”.
@@ -246,6 +250,16 @@ export function NotebookList({ notebooks, now }: { notebooks: NotebookSummary[];
         </ConfirmDialog>
       ) : null}
     </section>
+  );
+}
+
+/** No notebook at all (the first visit, or the last one deleted). */
+export function EmptyList() {
+  return (
+    <div className="empty" data-testid="no-notebooks">
+      <p>No notebooks yet.</p>
+      <p className="muted">Create one above, or import a Jupyter notebook; share its address and edit it together.</p>
+    </div>
   );
 }
 
