@@ -38,17 +38,21 @@ export function createNotebooksApi(deps: NotebooksApiDeps): Router {
       const held = rec && (await deps.rooms.acquire(rec.id));
       if (!held) throw notFound('notebook');
       let title: string;
+      let isStored: boolean;
       try {
         // the shared document is where the title lives: every open copy gets it through sync, and
         // the room stores it (and touches the record) like any other edit
-        held.room.doc.transact(() => setTitle(held.room.doc, checked.title), ORIGIN_SERVER);
-        title = getTitle(held.room.doc);
-        await held.room.flushed();
+        const { room } = held;
+        if (getTitle(room.doc) !== checked.title) room.doc.transact(() => setTitle(room.doc, checked.title), ORIGIN_SERVER);
+        title = getTitle(room.doc);
+        await room.flushed();
+        isStored = !room.hasUnsaved;
       } finally {
         held.release();
       }
-      // the list answers with the new title as soon as this answer arrives, whatever the storage
-      await deps.notebooks.recordTitle(rec.id, title);
+      // the list has the new title as soon as this answer arrives; while storage fails the edit
+      // waits in memory (never dropped), and the record follows when the room stores it
+      if (isStored) await deps.notebooks.recordTitle(rec.id, title);
       res.json({ id: rec.id, title });
     }),
   );
