@@ -12,7 +12,7 @@ export class ApiError extends Error {
 }
 
 /** Sends JSON (or nothing) and returns the parsed answer; a 4xx/5xx (or no answer at all) throws an ApiError. */
-export async function requestJSON<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function requestJSON<T = unknown>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -60,6 +60,10 @@ export const api = {
   listLinks: (id: string) => requestJSON<{ links: ShareLink[] }>('GET', `${nb(id)}/links`),
   createLink: (id: string, role: LinkRole) => postJSON<NewShareLink>(`${nb(id)}/links`, { role }),
   revokeLink: (id: string, linkId: string) => requestJSON<null>('DELETE', `${nb(id)}/links/${encodeURIComponent(linkId)}`),
+  // the home page's actions: rename (editor and up), duplicate and delete (the admin)
+  renameNotebook: (id: string, title: string) => requestJSON<{ id: string; title: string }>('PATCH', nb(id), { title }),
+  duplicateNotebook: (id: string) => postJSON<{ id: string; token: string; title: string }>(`${nb(id)}/duplicate`, {}),
+  deleteNotebook: (id: string) => requestJSON<null>('DELETE', nb(id)),
 };
 
 export interface CompleteReply {

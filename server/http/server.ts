@@ -23,6 +23,7 @@ import { CloseCode } from '../sync/close-codes';
 import { createLinksApi } from './links-api';
 import { apiGuard, credentialsOf, hostGuard, pageGuard, RequestGuard, securityHeaders } from './security';
 import { createIpynbApi } from './ipynb-api';
+import { createNotebooksApi } from './notebooks-api';
 import { createFilesApi } from './files-api';
 import { FilesService } from '../notebook/files';
 import { MiB, type FileLimits } from '../kernel/kernel-files';
@@ -166,6 +167,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.use('/api', createFilesApi({ notebooks, files }));
   // before the JSON API too: the import reads its raw body with its own limit
   app.use('/api', createIpynbApi({ notebooks, rooms }));
+  app.use('/api', createNotebooksApi({ notebooks, rooms }));
   const beforeDelete = async (id: string) => {
     await ai.stopNotebook(id);
     await execution.forget(id);
