@@ -74,7 +74,8 @@ export function AskBar({ hasModel, suggestions, attachments, isDropTarget, onAsk
       const failed = settled.filter((a) => a.status === 'failed');
       if (failed.length) {
         const names = failed.map((a) => `"${baseName(a.path)}"`).join(', ');
-        setError(`${names} could not be uploaded (${failed[0].error ?? 'unknown error'}), so the request was not sent. Retry or remove the file, then press Enter again.`);
+        const why = failed.length === 1 ? `: ${failed[0].error ?? 'unknown error'}` : '';
+        setError(`${names} could not be uploaded${why}. The request was not sent: retry or remove the file, then press Enter again.`);
         return;
       }
       if (await onAsk(prompt, settled.map((a) => a.path))) {
@@ -88,7 +89,9 @@ export function AskBar({ hasModel, suggestions, attachments, isDropTarget, onAsk
 
   const placeholder = !hasModel
     ? 'Ask about your data… (needs a configured model)'
-    : suggestions.length
+    : list.length
+      ? `Ask about ${list.length === 1 ? baseName(list[0].path) : 'these files'}…  (Enter: a new AI cell below the selected one)`
+      : suggestions.length
       ? `Ask about your data… e.g. "${suggestions[0]}"  (Enter: a new AI cell below the selected one)`
       : 'Ask about your data…  (Enter: a new AI cell below the selected one)';
 
