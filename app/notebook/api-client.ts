@@ -51,7 +51,10 @@ export const api = {
   runMany: (id: string, cells: { cellId: string; source: string }[], by: Actor) => postJSON(`${nb(id)}/run`, { cells, by }),
   interrupt: (id: string, by: Actor) => postJSON(`${nb(id)}/interrupt`, { by }),
   restart: (id: string, by: Actor) => postJSON(`${nb(id)}/restart`, { by }),
-  generate: (id: string, cellId: string, prompt: string, by: Actor) => postJSON(`${cell(id, cellId)}/generate`, { prompt, by }),
+  // `attachments`: files of the working directory the request is about (the ask bar's); a
+  // regenerate sends none and the server keeps the cell's earlier ones
+  generate: (id: string, cellId: string, prompt: string, by: Actor, attachments?: string[]) =>
+    postJSON(`${cell(id, cellId)}/generate`, attachments?.length ? { prompt, by, attachments } : { prompt, by }),
   stop: (id: string, cellId: string, by: Actor) => postJSON(`${cell(id, cellId)}/stop`, { by }),
   // the kernel's completion and help at a cursor (UTF-16 offsets); empty answers are normal
   complete: (id: string, code: string, cursorPos: number) => postJSON<CompleteReply>(`${nb(id)}/complete`, { code, cursor_pos: cursorPos }),

@@ -15,6 +15,7 @@ import { resetInterruptedWork } from '../notebook/recover';
 import { KernelService } from '../kernel/kernel-service';
 import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
+import { suggestionsFor } from '../ai/offline-demo';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
 import { AccessService, resolveAdminToken } from '../access/access';
@@ -145,7 +146,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return { id: rec.id, token: rec.ownerToken };
     },
     getNotebook: (id) => notebooks.get(id),
-    modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null }),
+    modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null, suggestions: suggestionsFor(model) }),
     kernelSandbox: async () => {
       try {
         const state = (await execution.kernels).sandbox;
