@@ -2,8 +2,24 @@
 // AI cell below the selected one (or at the end) with the request, and generates it. The
 // conversation is that sequence of AI cells, which everyone sees.
 import { useState } from 'react';
-import { NOT_CONFIGURED_HINT } from '~/notebook/api-client';
 import { Icon } from './ui/icons';
+
+/**
+ * What the AI controls say when no model is configured: they point here, where the page says it
+ * once, with how to configure one (the ask bar stays in view at the bottom of the notebook).
+ */
+export const NO_MODEL_TITLE = 'AI is off: no language model is configured (see the notice at the bottom of the notebook)';
+
+/** The one place on the page that says no model is configured, and how to configure one. */
+export function NoModelNotice() {
+  return (
+    <p className="no-model-notice" data-testid="no-model-notice" role="note">
+      <strong>AI is off: no language model is configured.</strong> Set <code>OPENAI_API_KEY</code> (and optionally{' '}
+      <code>OPENAI_BASE_URL</code>, <code>OPENAI_MODEL</code>) in the server's environment and restart it. Editing and running code work
+      without one.
+    </p>
+  );
+}
 
 interface AskBarProps {
   hasModel: boolean;
@@ -24,6 +40,16 @@ export function AskBar({ hasModel, onAsk }: AskBarProps) {
       setIsSending(false);
     }
   };
+  if (!hasModel) {
+    return (
+      <div className="ask-bar is-off" data-testid="ask-bar">
+        <span className="ai-mark" aria-hidden>
+          <Icon name="sparkle" />
+        </span>
+        <NoModelNotice />
+      </div>
+    );
+  }
   return (
     <form
       className="ask-bar"
@@ -41,9 +67,7 @@ export function AskBar({ hasModel, onAsk }: AskBarProps) {
         data-testid="ask-input"
         rows={1}
         value={value}
-        disabled={!hasModel}
-        placeholder={hasModel ? 'Ask about your data…  (Enter: a new AI cell below the selected one)' : 'Ask about your data… (needs a configured model)'}
-        title={hasModel ? undefined : NOT_CONFIGURED_HINT}
+        placeholder="Ask about your data…  (Enter: a new AI cell below the selected one)"
         aria-label="Ask the AI: makes a new AI cell"
         onChange={(e) => setValue(e.currentTarget.value)}
         onKeyDown={(e) => {
@@ -55,7 +79,7 @@ export function AskBar({ hasModel, onAsk }: AskBarProps) {
           }
         }}
       />
-      <button type="submit" className="btn btn-primary btn-sm" data-testid="ask-submit" disabled={!hasModel || isSending || !value.trim()} title={hasModel ? 'Ask (Enter)' : NOT_CONFIGURED_HINT}>
+      <button type="submit" className="btn btn-primary btn-sm" data-testid="ask-submit" disabled={isSending || !value.trim()} title="Ask (Enter)">
         Ask
       </button>
     </form>
