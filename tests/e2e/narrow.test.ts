@@ -8,6 +8,10 @@ import { baseURL, cellById, expectNoErrors, launchBrowser, openAs, openNotebook,
 
 /** The first kernel of a notebook takes a few seconds to start. */
 const KERNEL_MS = 60_000;
+/** How long to wait for what the page shows next (generous: the machine may be busy). */
+const WAIT_MS = 15_000;
+/** What the server says when a kernel dies under a run (server/kernel/notebook-kernel.ts). */
+const DEATH = /kernel died|kernel is dead|lost the connection to the kernel/i;
 const PHONE = { width: 400, height: 800 };
 const DESKTOP = { width: 1280, height: 860 };
 
@@ -79,7 +83,7 @@ async function expectToolbarClear(page: Page, cellId: string, badgeText: RegExp)
   const badge = cell.getByTestId('execution-state');
   const count = cell.getByTestId('execution-count');
   await toolbar.waitFor();
-  await expect.poll(() => badge.textContent()).toMatch(badgeText);
+  await expect.poll(() => badge.textContent(), { timeout: WAIT_MS }).toMatch(badgeText);
   const [t, b, c] = [await box(toolbar), await box(badge), await box(count)];
   expect(intersects(t, b), `toolbar ${JSON.stringify(t)} over the badge ${JSON.stringify(b)}`).toBe(false);
   expect(intersects(t, c), `toolbar ${JSON.stringify(t)} over the count ${JSON.stringify(c)}`).toBe(false);
@@ -171,7 +175,7 @@ describe('a 400 px wide screen', () => {
     expect((await pageWidths(page)).scroll).toBeLessThanOrEqual(PHONE.width);
     // Escape folds it again
     await page.keyboard.press('Escape');
-    await expect.poll(() => page.getByTestId('interrupt').isVisible()).toBe(false);
+    await expect.poll(() => page.getByTestId('interrupt').isVisible(), { timeout: WAIT_MS }).toBe(false);
   });
 
   it('never covers the run badge or the execution count with the toolbar, at 400 and at 1280 px', async () => {
@@ -204,14 +208,16 @@ describe('a 400 px wide screen', () => {
     await page.getByTestId('header-menu-toggle').click();
     await page.getByTestId('interrupt').click();
     // the menu folds once an action is taken
-    await expect.poll(() => page.getByTestId('interrupt').isVisible()).toBe(false);
+    await expect.poll(() => page.getByTestId('interrupt').isVisible(), { timeout: WAIT_MS }).toBe(false);
     await expect.poll(() => cellById(page, 'slow').getByTestId('execution-interrupted').textContent(), { timeout: 20_000 }).toBe('interrupted by Ada Lovelace');
-    await expect.poll(() => cellById(page, 'next').locator('[data-testid=execution-state]').count()).toBe(0);
+    await expect.poll(() => cellById(page, 'next').locator('[data-testid=execution-state]').count(), { timeout: WAIT_MS }).toBe(0);
     await expect.poll(() => page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('idle');
     expect(await cellById(page, 'slow').locator('[data-testid=output-error]').textContent()).toContain('KeyboardInterrupt');
 
     await page.getByTestId('header-menu-toggle').click();
+    const restarted = page.waitForResponse((r) => r.url().endsWith(`/api/notebooks/${notebookId}/restart`));
     await page.getByTestId('restart').click(); // the confirm is accepted (beforeAll)
+    expect((await restarted).status()).toBe(200);
     await expect.poll(() => page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: KERNEL_MS }).toBe('idle');
     const fresh = cellById(page, 'fresh');
     await fresh.evaluate((el) => el.scrollIntoView({ block: 'center' }));
@@ -219,7 +225,7 @@ describe('a 400 px wide screen', () => {
     await page.keyboard.press('Escape');
     await page.keyboard.press('Control+Enter');
     await expect.poll(() => fresh.getByTestId('execution-count').textContent(), { timeout: KERNEL_MS }).toBe('[1]:');
-    await expect.poll(() => fresh.locator('[data-testid=output]').first().textContent()).toBe('42\n');
+    await expect.poll(() => fresh.locator('[data-testid=output]').first().textContent(), { timeout: WAIT_MS }).toBe('42\n');
   });
 
   it('keeps a dead kernel\'s Restart in the bar, and says why once', async () => {
@@ -239,16 +245,17 @@ describe('a 400 px wide screen', () => {
     expect((await pageWidths(page)).scroll).toBeLessThanOrEqual(PHONE.width);
     // the reason is the cell's output, once; the header says "dead" and offers the restart
     const fresh = cellById(page, 'fresh');
-    await expect.poll(() => fresh.locator('[data-testid=output-error]').textContent(), { timeout: KERNEL_MS }).toContain('died');
-    const mentions = await page.evaluate(() => {
+    await expect.poll(() => fresh.locator('[data-testid=output-error]').textContent(), { timeout: KERNEL_MS }).toMatch(DEATH);
+    const mentions = await page.evaluate((source) => {
+      const re = new RegExp(source, 'i');
       const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
       let n = 0;
       for (let node = walker.nextNode(); node; node = walker.nextNode()) {
         const el = node.parentElement;
-        if (el && /kernel died/i.test(node.textContent ?? '') && el.checkVisibility()) n++;
+        if (el && re.test(node.textContent ?? '') && el.checkVisibility()) n++;
       }
       return n;
-    });
+    }, DEATH.source);
     expect(mentions).toBe(1);
     await page.screenshot({ path: '/tmp/e2e-narrow-dead.png' });
     await restart.click();
@@ -274,7 +281,7 @@ describe('no model configured', () => {
     await openNotebook(lin, id);
     const page = lin.page;
     await page.mouse.move(0, DESKTOP.height - 1);
-    await expect.poll(() => page.getByTestId('ai-panel').count()).toBe(4);
+    await expect.poll(() => page.getByTestId('ai-panel').count(), { timeout: WAIT_MS }).toBe(4);
     const notice = page.getByTestId('no-model-notice');
     expect(await notice.count()).toBe(1);
     expect(await notice.isVisible()).toBe(true);
@@ -307,7 +314,7 @@ describe('no model configured', () => {
     // an AI cell made with the key adds no second message
     await page.keyboard.press('Escape');
     await page.keyboard.press('i');
-    await expect.poll(() => page.getByTestId('ai-panel').count()).toBe(5);
+    await expect.poll(() => page.getByTestId('ai-panel').count(), { timeout: WAIT_MS }).toBe(5);
     expect(await page.getByTestId('toast').count()).toBe(0);
     expect(await page.getByTestId('no-model-notice').count()).toBe(1);
     // the same on a phone: one notice, on the screen
