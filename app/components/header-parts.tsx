@@ -47,6 +47,9 @@ export function TitleInput({ doc, title, readOnlyReason = null }: { doc: Y.Doc |
   );
 }
 
+/** How many avatars a narrow header shows (app.css, "narrow layout"). */
+const NARROW_AVATARS = 3;
+
 export function PresenceList({ peers, onRename }: { peers: Peer[]; onRename: () => void }) {
   return (
     <div className="presence" data-testid="presence" aria-label="People in this notebook">
@@ -64,6 +67,12 @@ export function PresenceList({ peers, onRename }: { peers: Peer[]; onRename: () 
           {initials(p.user.name)}
         </button>
       ))}
+      {/* a narrow header shows the first few avatars; this names the rest (app.css) */}
+      {peers.length > NARROW_AVATARS ? (
+        <span className="presence-more" data-testid="presence-more" title={peers.slice(NARROW_AVATARS).map((p) => p.user.name).join(', ')}>
+          +{peers.length - NARROW_AVATARS}
+        </span>
+      ) : null}
     </div>
   );
 }

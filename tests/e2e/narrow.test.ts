@@ -155,6 +155,35 @@ describe('a 400 px wide screen', () => {
     await page.screenshot({ path: '/tmp/e2e-narrow-400.png' });
   });
 
+  it('shows the first three people in the bar and counts the others', async () => {
+    const page = ada.page;
+    const others: Person[] = [];
+    try {
+      for (const name of ['Grace Hopper', 'Linus Torvalds', 'Barbara Liskov']) {
+        const p = await openAs(browser, name, { viewport: DESKTOP });
+        others.push(p);
+        await openNotebook(p, notebookId);
+      }
+      await expect.poll(() => page.getByTestId('presence-user').count(), { timeout: WAIT_MS }).toBe(4);
+      const more = page.getByTestId('presence-more');
+      expect(await more.isVisible()).toBe(true);
+      expect(await more.textContent()).toBe('+1');
+      const shown = await page.locator('[data-testid=presence-user]:visible').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
+      expect(shown).toHaveLength(3);
+      const hidden = ['Ada Lovelace', 'Grace Hopper', 'Linus Torvalds', 'Barbara Liskov'].filter((n) => !shown.includes(n));
+      expect(await more.getAttribute('title')).toBe(hidden.join(', '));
+      const b = await box(more);
+      expect(b.x + b.width).toBeLessThanOrEqual(PHONE.width);
+      expect((await pageWidths(page)).scroll).toBeLessThanOrEqual(PHONE.width);
+      await page.screenshot({ path: '/tmp/e2e-narrow-people.png' });
+      await expectNoErrors(...others);
+    } finally {
+      for (const p of others) await p.context.close();
+    }
+    await expect.poll(() => page.getByTestId('presence-user').count(), { timeout: WAIT_MS }).toBe(1);
+    expect(await page.getByTestId('presence-more').count()).toBe(0);
+  });
+
   it('opens the menu with Run all, the Cells menu, Interrupt, Restart, Files, Download .ipynb and Share', async () => {
     const page = ada.page;
     await page.evaluate(() => window.scrollTo(0, 0));
