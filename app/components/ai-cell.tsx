@@ -8,6 +8,7 @@ import { ApiError, NOT_CONFIGURED_HINT, api, describeApiError } from '~/notebook
 import { useNotebook } from '~/notebook/notebook-context';
 import { useYMapValue } from '~/notebook/use-cells';
 import { mapOffset } from '~/notebook/caret';
+import { NO_MODEL_TITLE } from './ask-bar';
 import { renderMarkdown } from './markdown-view';
 import { fileApiUrl } from '../../common/files/paths';
 import { baseName } from '~/notebook/files-client';
@@ -93,7 +94,7 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
     }
     const text = ref.current?.value ?? prompt.toString();
     if (!hasModel) {
-      setError(NOT_CONFIGURED_HINT);
+      setError(NO_MODEL_TITLE);
       return;
     }
     if (!text.trim()) {
@@ -162,7 +163,7 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
           data-testid="ai-generate"
           disabled={!canEdit || !hasModel || isBusy || isSending}
           aria-disabled={!canEdit || !hasModel}
-          title={readOnlyReason ?? (hasModel ? `${generateLabel} with ${model.model} (Enter)` : NOT_CONFIGURED_HINT)}
+          title={readOnlyReason ?? (hasModel ? `${generateLabel} with ${model.model} (Enter)` : NO_MODEL_TITLE)}
           onClick={() => void generate()}
         >
           {generateLabel}
@@ -188,11 +189,8 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
             {statusText(ai)}
           </span>
         ) : null}
-        {!hasModel && canEdit ? (
-          <span className="ai-hint" data-testid="ai-not-configured" hidden={error === NOT_CONFIGURED_HINT}>
-            {NOT_CONFIGURED_HINT}
-          </span>
-        ) : !(ai?.model ?? model.model) ? null : (
+        {/* without a model the ask bar's notice says so, once for the page (NoModelNotice) */}
+        {!(ai?.model ?? model.model) ? null : (
           <span className="ai-model" title={`model: ${ai?.model ?? model.model} @ ${ai?.endpoint ?? model.endpoint ?? ''}`}>
             model: {ai?.model ?? model.model}
             {(ai?.endpoint ?? model.endpoint) ? ` @ ${ai?.endpoint ?? model.endpoint}` : ''}

@@ -14,6 +14,23 @@ import { Icon } from './ui/icons';
 /** The value of DROP_ZONE_ATTR on the ask bar: files dropped on it are attached, not just uploaded. */
 export const ASK_DROP_ZONE = 'ask';
 
+/**
+ * What the AI controls say when no model is configured: they point here, where the page says it
+ * once, with how to configure one (the ask bar stays in view at the bottom of the notebook).
+ */
+export const NO_MODEL_TITLE = 'AI is off: no language model is configured (see the notice at the bottom of the notebook)';
+
+/** The one place on the page that says no model is configured, and how to configure one. */
+export function NoModelNotice() {
+  return (
+    <p className="no-model-notice" data-testid="no-model-notice" role="note">
+      <strong>AI is off: no language model is configured.</strong> Set <code>OPENAI_API_KEY</code> (and optionally{' '}
+      <code>OPENAI_BASE_URL</code>, <code>OPENAI_MODEL</code>) in the server's environment and restart it. Editing and running code work
+      without one.
+    </p>
+  );
+}
+
 interface AskBarProps {
   hasModel: boolean;
   /** requests the model is known to answer (the offline demo's); empty for a real model */
@@ -86,6 +103,16 @@ export function AskBar({ hasModel, suggestions, attachments, isDropTarget, onAsk
       setIsSending(false);
     }
   };
+  if (!hasModel) {
+    return (
+      <div className="ask-bar is-off" data-testid="ask-bar">
+        <span className="ai-mark" aria-hidden>
+          <Icon name="sparkle" />
+        </span>
+        <NoModelNotice />
+      </div>
+    );
+  }
 
   const placeholder = !hasModel
     ? 'Ask about your data… (needs a configured model)'

@@ -102,14 +102,17 @@ export const CellView = memo(function CellView({ cell, isActive, isSelected = fa
             ))}
           </div>
         ) : null}
-        {isActive && canEdit ? (
-          <CellToolbar
-            cellId={id}
-            cellType={type}
-            onRun={() => actions.run(id, text.toString())}
-          />
-        ) : null}
-        {type === 'code' ? <ExecutionBadge cell={cell} /> : null}
+        {/* the run badge and the toolbar share one row, so the toolbar never covers the badge (decision 0014) */}
+        <div className={`cell-topbar${isActive && canEdit ? ' has-toolbar' : ''}`}>
+          {type === 'code' ? <ExecutionBadge cell={cell} /> : null}
+          {isActive && canEdit ? (
+            <CellToolbar
+              cellId={id}
+              cellType={type}
+              onRun={() => actions.run(id, text.toString())}
+            />
+          ) : null}
+        </div>
         {isAiCell && prompt ? <AiPrompt cell={cell} cellId={id} prompt={prompt} /> : null}
         {isAiCell ? <AiThoughts cell={cell} /> : null}
         {isAiWriting && ai ? <AiWritingNotice ai={ai} /> : null}

@@ -1,9 +1,8 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type * as Y from 'yjs';
 import { MAX_TITLE_LENGTH, metaOf, setTitle } from '../../common/notebook/model';
 import type { KernelState, KernelStatus } from '../../common/notebook/types';
 import type { ModelInfo } from '../../common/app-context';
-import { NOT_CONFIGURED_HINT } from '~/notebook/api-client';
 import { useYMapValue } from '~/notebook/use-cells';
 import { initials } from '~/notebook/identity';
 import { CONNECTION_LABELS, type ClosedInfo, type ConnectionState } from '~/notebook/use-notebook-doc';
@@ -48,6 +47,9 @@ export function TitleInput({ doc, title, readOnlyReason = null }: { doc: Y.Doc |
   );
 }
 
+/** How many avatars a narrow header shows (app.css, "narrow layout"). */
+const NARROW_AVATARS = 3;
+
 export function PresenceList({ peers, onRename }: { peers: Peer[]; onRename: () => void }) {
   return (
     <div className="presence" data-testid="presence" aria-label="People in this notebook">
@@ -65,6 +67,12 @@ export function PresenceList({ peers, onRename }: { peers: Peer[]; onRename: () 
           {initials(p.user.name)}
         </button>
       ))}
+      {/* a narrow header shows the first few avatars; this names the rest (app.css) */}
+      {peers.length > NARROW_AVATARS ? (
+        <span className="presence-more" data-testid="presence-more" title={peers.slice(NARROW_AVATARS).map((p) => p.user.name).join(', ')}>
+          +{peers.length - NARROW_AVATARS}
+        </span>
+      ) : null}
     </div>
   );
 }
@@ -152,8 +160,33 @@ const KERNEL_LABELS: Record<KernelStatus, string> = {
   'not-started': 'not started',
 };
 
-/** The shared kernel's status (from meta `kernel`), interrupt and restart. */
-export function KernelControls({
+/** The shared kernel's status (from meta `kernel`), with a one-click restart when it is dead or unreachable. */
+export function KernelStatusPill({ doc, readOnlyReason = null, onRestart }: { doc: Y.Doc | null; readOnlyReason?: string | null; onRestart: (confirmed: boolean) => void }) {
+  const canAct = Boolean(doc) && !readOnlyReason;
+  const kernel = useYMapValue<KernelState>(doc ? metaOf(doc) : null, 'kernel');
+  const status: KernelStatus = kernel?.status ?? 'not-started';
+  const isBroken = status === 'dead' || status === 'unreachable';
+  const tooltip = `Python kernel: ${KERNEL_LABELS[status]}${kernel?.detail ? ` · ${kernel.detail}` : ''}`;
+  return (
+    <div className="kernel-status">
+      <span className={`kernel-pill kernel-${status}`} data-testid="kernel-status" data-status={status} title={tooltip} role="status">
+        <span className="kernel-dot" aria-hidden />
+        <span>
+          <span className="kernel-word">kernel </span>
+          {KERNEL_LABELS[status]}
+        </span>
+      </span>
+      {isBroken && canAct ? (
+        <button type="button" className="hbtn hbtn-danger" data-testid="restart-broken" title={kernel?.detail ?? 'Start a fresh kernel'} onClick={() => onRestart(true)}>
+          Restart<span className="kernel-word"> kernel</span>
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** Interrupt and restart; icons in a wide header, labelled rows in the narrow header's menu. */
+export function KernelActions({
   doc,
   readOnlyReason = null,
   onInterrupt,
@@ -166,39 +199,75 @@ export function KernelControls({
   onRestart: (confirmed: boolean) => void;
 }) {
   const canAct = Boolean(doc) && !readOnlyReason;
-  const kernel = useYMapValue<KernelState>(doc ? metaOf(doc) : null, 'kernel');
-  const status: KernelStatus = kernel?.status ?? 'not-started';
-  const isBroken = status === 'dead' || status === 'unreachable';
-  const tooltip = `Python kernel: ${KERNEL_LABELS[status]}${kernel?.detail ? ` · ${kernel.detail}` : ''}`;
   return (
     <div className="kernel-controls">
-      <span className={`kernel-pill kernel-${status}`} data-testid="kernel-status" data-status={status} title={tooltip} role="status">
-        <span className="kernel-dot" aria-hidden />
-        kernel {KERNEL_LABELS[status]}
-      </span>
-      {isBroken && canAct ? (
-        <button type="button" className="hbtn hbtn-danger" data-testid="restart-broken" title={kernel?.detail ?? 'Start a fresh kernel'} onClick={() => onRestart(true)}>
-          Restart kernel
-        </button>
-      ) : null}
       <button type="button" className="hbtn hbtn-icon" data-testid="interrupt" title={readOnlyReason ?? 'Interrupt the kernel (stops the running cell, clears the queue)'} aria-label="Interrupt" disabled={!canAct} onClick={onInterrupt}>
-        ■
+        ■<span className="hbtn-label nb-menu-only"> Interrupt the kernel</span>
       </button>
       <button type="button" className="hbtn hbtn-icon" data-testid="restart" title={readOnlyReason ?? 'Restart the kernel (variables are lost, outputs stay)'} aria-label="Restart" disabled={!canAct} onClick={() => onRestart(false)}>
-        ↻
+        ↻<span className="hbtn-label nb-menu-only"> Restart the kernel</span>
       </button>
     </div>
   );
 }
 
+/**
+ * The header's tools. Wide screens lay them out in the header itself (the wrapper takes no box);
+ * narrow ones fold them into a menu behind one button, so the bar keeps the title, the kernel's
+ * status, the connection and the people (app.css, "narrow layout"; decision 0014).
+ */
+export function HeaderMenu({ children }: { children: ReactNode }) {
+  const [isOpen, setIsOpen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!isOpen) return;
+    const onPointerDown = (e: PointerEvent) => {
+      if (!ref.current?.contains(e.target as Node)) setIsOpen(false);
+    };
+    const onKeyDown = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setIsOpen(false);
+    };
+    document.addEventListener('pointerdown', onPointerDown);
+    document.addEventListener('keydown', onKeyDown);
+    return () => {
+      document.removeEventListener('pointerdown', onPointerDown);
+      document.removeEventListener('keydown', onKeyDown);
+    };
+  }, [isOpen]);
+  return (
+    <div ref={ref} className={`nb-menu${isOpen ? ' is-open' : ''}`}>
+      <button
+        type="button"
+        className="hbtn nb-menu-toggle"
+        data-testid="header-menu-toggle"
+        aria-expanded={isOpen}
+        aria-controls="nb-menu-panel"
+        aria-label="Menu: run, kernel, files, share"
+        title="Run, kernel, files, download, share"
+        onClick={() => setIsOpen((open) => !open)}
+      >
+        <span aria-hidden>☰</span>
+      </button>
+      <div
+        className="nb-menu-panel"
+        id="nb-menu-panel"
+        data-testid="header-menu"
+        onClick={(e) => {
+          // an action closes the menu; opening the Cells submenu does not
+          const target = e.target as Element;
+          if (target.closest('summary')) return;
+          if (target.closest('button, a')) setIsOpen(false);
+        }}
+      >
+        {children}
+      </div>
+    </div>
+  );
+}
+
 export function ModelBadge({ model }: { model: ModelInfo }) {
-  if (!model.model) {
-    return (
-      <span className="model-badge is-missing" data-testid="model-info" title={NOT_CONFIGURED_HINT}>
-        no model
-      </span>
-    );
-  }
+  // no model: the ask bar says so, once for the whole page (NoModelNotice)
+  if (!model.model) return null;
   const where = model.endpoint ? ` @ ${model.endpoint}` : '';
   return (
     <span className="model-badge" data-testid="model-info" title={`AI cells use model: ${model.model}${where}`}>

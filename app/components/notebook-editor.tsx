@@ -20,7 +20,7 @@ import {
 } from '../../common/notebook/model';
 import type { Actor, CellJSON, CellType } from '../../common/notebook/types';
 import type { KernelSandboxInfo, ModelInfo, ViewerInfo } from '../../common/app-context';
-import { ApiError, api, describeApiError, NOT_CONFIGURED_HINT, VIEW_ONLY_REASON } from '~/notebook/api-client';
+import { ApiError, api, describeApiError, VIEW_ONLY_REASON } from '~/notebook/api-client';
 import { loadUser, saveUser, type LocalUser } from '~/notebook/identity';
 import {
   NotebookContext,
@@ -37,14 +37,16 @@ import { exportUrl } from '~/notebook/files-client';
 import { useFileDropZones } from '~/notebook/use-file-drop';
 import { useAttachments } from '~/notebook/use-attachments';
 import { useFiles, type FilesApi } from '~/notebook/use-files';
-import { ASK_DROP_ZONE, AskBar } from './ask-bar';
+import { ASK_DROP_ZONE, AskBar, NO_MODEL_TITLE } from './ask-bar';
 import { CellView } from './cell-view';
 import { FilesPanel } from './files-panel';
 import { FileLinksContext } from './outputs/file-links';
 import {
   AccessLostBanner,
   ConnectionStatus,
-  KernelControls,
+  HeaderMenu,
+  KernelActions,
+  KernelStatusPill,
   ModelBadge,
   NameDialog,
   PresenceList,
@@ -485,7 +487,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       },
       insertAi(id) {
         if (!mayEdit()) return;
-        if (!model.model) notify(NOT_CONFIGURED_HINT);
+        // without a model the cell is still made (its Generate says why it is off); the ask bar's notice says how to configure one
         const newId = withDoc((d) => {
           const i = id ? cellIndex(d, id) : -1;
           const at = i < 0 ? cellsOf(d).length : i + 1;
@@ -770,64 +772,68 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         <TitleInput doc={doc} title={title} readOnlyReason={readOnlyReason} />
         {isViewer ? <ViewOnlyBadge /> : null}
         {sandbox && !sandbox.active ? <SandboxBadge reason={sandbox.reason} /> : null}
-        <div className="nb-run-controls">
-          <button type="button" className="hbtn" data-testid="run-all" title={readOnlyReason ?? 'Run all cells'} onClick={() => actions.runMany('all')} disabled={!doc || !canEdit}>
-            ▶▶ Run all
-          </button>
-          {canEdit ? (
-            <>
-              <button type="button" className="hbtn" data-testid="run-above" title="Run the cells above the selected one" onClick={() => actions.runMany('above', activeRef.current)} disabled={!doc || !activeId}>
-                Run above
-              </button>
-              <button type="button" className="hbtn" data-testid="run-below" title="Run the selected cell and those below it" onClick={() => actions.runMany('below', activeRef.current)} disabled={!doc || !activeId}>
-                Run below
-              </button>
-              <button
-                type="button"
-                className="hbtn hbtn-ai"
-                data-testid="new-ai-cell"
-                title={model.model ? 'Insert an AI cell below the selected one (I)' : NOT_CONFIGURED_HINT}
-                onClick={() => actions.insertAi(activeRef.current)}
-                disabled={!doc || !model.model}
-              >
-                <Icon name="sparkle" /> New AI cell
-              </button>
-            </>
-          ) : null}
-          {canEdit ? (
-            <details className="hmenu" data-testid="cells-menu">
-              <summary className="hbtn" title="Clear outputs, restart and run all">
-                Cells ▾
-              </summary>
-              <div className="hmenu-list" role="menu">
-                <button type="button" role="menuitem" className="hmenu-item" data-testid="clear-outputs" disabled={!doc || !activeId} onClick={(e) => { actions.clearOutputs('selected'); (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); }}>
-                  Clear outputs of selected cell{selectedSet && selectedSet.size > 1 ? 's' : ''}
+        {/* on narrow screens the tools below fold into one menu (HeaderMenu, decision 0014) */}
+        <KernelStatusPill doc={doc} readOnlyReason={readOnlyReason} onRestart={(confirmed) => actions.restart({ confirmed })} />
+        <ConnectionStatus state={connection} />
+        <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
+        <HeaderMenu>
+          <div className="nb-run-controls">
+            <button type="button" className="hbtn" data-testid="run-all" title={readOnlyReason ?? 'Run all cells'} onClick={() => actions.runMany('all')} disabled={!doc || !canEdit}>
+              ▶▶ Run all
+            </button>
+            {canEdit ? (
+              <>
+                <button type="button" className="hbtn" data-testid="run-above" title="Run the cells above the selected one" onClick={() => actions.runMany('above', activeRef.current)} disabled={!doc || !activeId}>
+                  Run above
                 </button>
-                <button type="button" role="menuitem" className="hmenu-item" data-testid="clear-all-outputs" disabled={!doc} onClick={(e) => { actions.clearOutputs('all'); (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); }}>
-                  Clear all outputs
+                <button type="button" className="hbtn" data-testid="run-below" title="Run the selected cell and those below it" onClick={() => actions.runMany('below', activeRef.current)} disabled={!doc || !activeId}>
+                  Run below
                 </button>
-                <button type="button" role="menuitem" className="hmenu-item" data-testid="restart-run-all" disabled={!doc} onClick={(e) => { (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); actions.restartAndRunAll(); }}>
-                  Restart kernel and run all
+                <button
+                  type="button"
+                  className="hbtn hbtn-ai"
+                  data-testid="new-ai-cell"
+                  title={model.model ? 'Insert an AI cell below the selected one (I)' : NO_MODEL_TITLE}
+                  onClick={() => actions.insertAi(activeRef.current)}
+                  disabled={!doc || !model.model}
+                >
+                  <Icon name="sparkle" /> New AI cell
                 </button>
-              </div>
-            </details>
-          ) : null}
-          <KernelControls doc={doc} readOnlyReason={readOnlyReason} onInterrupt={() => actions.interrupt()} onRestart={(confirmed) => actions.restart({ confirmed })} />
-        </div>
-        <div className="nb-header-right">
-          <div className="nb-file-controls">
-            <FilesToggle files={files} isOpen={isFilesOpen} canEdit={canEditFiles} onToggle={() => setIsFilesOpen((open) => !open)} />
-            <a className="hbtn hbtn-link" href={exportUrl(notebookId)} download data-testid="download-ipynb" aria-label="Download .ipynb" title="Download this notebook as a Jupyter .ipynb file (opens in JupyterLab)">
-              <Icon name="download" />
-              <span className="hbtn-label">.ipynb</span>
-            </a>
+              </>
+            ) : null}
+            {canEdit ? (
+              <details className="hmenu" data-testid="cells-menu">
+                <summary className="hbtn" title="Clear outputs, restart and run all">
+                  Cells ▾
+                </summary>
+                <div className="hmenu-list" role="menu">
+                  <button type="button" role="menuitem" className="hmenu-item" data-testid="clear-outputs" disabled={!doc || !activeId} onClick={(e) => { actions.clearOutputs('selected'); (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); }}>
+                    Clear outputs of selected cell{selectedSet && selectedSet.size > 1 ? 's' : ''}
+                  </button>
+                  <button type="button" role="menuitem" className="hmenu-item" data-testid="clear-all-outputs" disabled={!doc} onClick={(e) => { actions.clearOutputs('all'); (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); }}>
+                    Clear all outputs
+                  </button>
+                  <button type="button" role="menuitem" className="hmenu-item" data-testid="restart-run-all" disabled={!doc} onClick={(e) => { (e.currentTarget.closest('details') as HTMLDetailsElement | null)?.removeAttribute('open'); actions.restartAndRunAll(); }}>
+                    Restart kernel and run all
+                  </button>
+                </div>
+              </details>
+            ) : null}
           </div>
-          <ModelBadge model={model} />
-          {isViewer ? null : <SavedIndicator isSaved={isSaved} flashKey={saveFlash} />}
-          <ConnectionStatus state={connection} />
-          <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
+          <KernelActions doc={doc} readOnlyReason={readOnlyReason} onInterrupt={() => actions.interrupt()} onRestart={(confirmed) => actions.restart({ confirmed })} />
+          <div className="nb-header-right">
+            <div className="nb-file-controls">
+              <FilesToggle files={files} isOpen={isFilesOpen} canEdit={canEditFiles} onToggle={() => setIsFilesOpen((open) => !open)} />
+              <a className="hbtn hbtn-link" href={exportUrl(notebookId)} download data-testid="download-ipynb" aria-label="Download .ipynb" title="Download this notebook as a Jupyter .ipynb file (opens in JupyterLab)">
+                <Icon name="download" />
+                <span className="hbtn-label">.ipynb</span>
+              </a>
+            </div>
+            <ModelBadge model={model} />
+            {isViewer ? null : <SavedIndicator isSaved={isSaved} flashKey={saveFlash} />}
+          </div>
           {canShare ? <ShareButton onClick={() => setIsSharing(true)} /> : null}
-        </div>
+        </HeaderMenu>
       </header>
       {closed ? <AccessLostBanner closed={closed} /> : null}
 
@@ -875,7 +881,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
                 className="btn btn-ghost"
                 data-testid="add-ai-cell"
                 disabled={!model.model}
-                title={model.model ? 'Add an AI cell: describe what you want, the model writes the code' : NOT_CONFIGURED_HINT}
+                title={model.model ? 'Add an AI cell: describe what you want, the model writes the code' : NO_MODEL_TITLE}
                 onClick={() => actions.insertAi(cells.length ? idOf(cells[cells.length - 1]) : null)}
               >
                 <Icon name="sparkle" /> AI
