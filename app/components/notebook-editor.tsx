@@ -55,6 +55,7 @@ import {
   ViewOnlyBadge,
   type Toast,
 } from './header-parts';
+import { ThemeToggle } from './theme-toggle';
 import { ShareDialog } from './share-dialog';
 import { Icon } from './ui/icons';
 
@@ -818,6 +819,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
           <ConnectionStatus state={connection} />
           <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
           {canShare ? <ShareButton onClick={() => setIsSharing(true)} /> : null}
+          <ThemeToggle />
         </div>
       </header>
       {closed ? <AccessLostBanner closed={closed} /> : null}

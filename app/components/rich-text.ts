@@ -12,7 +12,7 @@ import katex from 'katex';
 import 'katex/dist/katex.min.css';
 import './rich-text.css';
 import { marked } from 'marked';
-import { PLACEHOLDER, removeMath, restoreSource, unescapeLatexText, type MathPiece } from '~/notebook/math';
+import { PLACEHOLDER, removeMath, restoreSource, unescapeLatexText, type MathPiece } from '../notebook/math';
 import { rewriteFileLinks } from './outputs/file-links';
 
 /** KaTeX's own error colour, for TeX it cannot parse (its source is shown in it). */

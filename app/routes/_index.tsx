@@ -3,6 +3,7 @@ import { redirect } from '@remix-run/node';
 import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
 import { cleanTitle } from '../../common/notebook/model';
 import { ImportNotebook } from '~/components/import-notebook';
+import { ThemeToggle } from '~/components/theme-toggle';
 import { relativeTime } from '~/components/ui/relative-time';
 
 export const meta: MetaFunction = () => [{ title: 'Notebooks' }];
@@ -89,6 +90,7 @@ function HomeHeader() {
         <span>Notebooks</span>
       </div>
       <p className="home-tagline">Collaborative Python notebooks on a shared kernel.</p>
+      <ThemeToggle />
     </header>
   );
 }
