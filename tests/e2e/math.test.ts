@@ -35,6 +35,18 @@ let writer: YClient;
 let notebookId: string;
 let markdownId: string;
 let codeId: string;
+let hostileId: string;
+
+/** Math that tries to become markup, links or script; all of it must stay text or plain math. */
+const HOSTILE = [
+  'Tag: $<img src=x onerror="window.pwned=1">$; link: $\\href{javascript:window.pwned=2}{click}$; id: $\\htmlId{evil}{x}$.',
+  '',
+  'In an attribute: <span title="$y$" data-testid="titled">tip</span>; in a link target: [go]($q$); in code: `@@0@@`.',
+  '',
+  '<div data-testid="in-html">$\\text{</annotation><img src=x onerror=window.pwned=3>}$</div>',
+  '',
+  '<svg width="40" height="20"><text x="0" y="15">$z$</text></svg>',
+].join('\n');
 
 /** The TeX that KaTeX's MathML keeps for each formula under `scope` (what a screen reader and a copy get). */
 function texOf(scope: Locator): Promise<string[]> {
@@ -105,6 +117,7 @@ beforeAll(async () => {
   await writer.synced;
   markdownId = insertCell(writer.doc, 0, { cell_type: 'markdown', source: MARKDOWN });
   codeId = insertCell(writer.doc, 1, { cell_type: 'code', source: CODE });
+  hostileId = insertCell(writer.doc, 2, { cell_type: 'markdown', source: HOSTILE });
 });
 
 afterAll(async () => {
@@ -145,6 +158,26 @@ describe('math', () => {
       'Area: $\\pi r^2$',
       'Mean: $\\bar{x}_n$ of *n*',
     ]);
+  });
+
+  it('never turns math into markup: no script runs, no attribute or tag of the writer\'s choosing', async () => {
+    const page = ada.page;
+    const body = cellById(page, hostileId).locator('.markdown-body');
+    await expect.poll(() => body.locator('.katex, .katex-error').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await body.locator('img, script, iframe, a[href^="javascript"]').count()).toBe(0);
+    const handlers = await body.evaluate((el) => [...el.querySelectorAll('*')].flatMap((n) => [...n.attributes].map((a) => a.name)).filter((name) => name.startsWith('on')));
+    expect(handlers).toEqual([]);
+    // \\href and \\htmlId need KaTeX's trust, which is off: no link, no id
+    expect(await body.locator('#evil').count()).toBe(0);
+    // math in an attribute or a link target stays its source, as text
+    expect(await body.getByTestId('titled').getAttribute('title')).toBe('$y$');
+    expect(await body.locator('a', { hasText: 'go' }).count()).toBe(1);
+    expect(await body.locator('code').textContent()).toBe('@@0@@');
+    // the TeX that looked like a closing tag is the formula's text
+    expect(await texOf(body.getByTestId('in-html'))).toEqual(['\\text{</annotation><img src=x onerror=window.pwned=3>}']);
+    // inside SVG nothing is typeset
+    expect(await body.locator('svg text').textContent()).toBe('$z$');
   });
 
   it('logged no errors (no CSP violation for KaTeX fonts or styles)', async () => {

@@ -165,6 +165,11 @@ describe('theme', () => {
     const page = ada.page;
     await chooseTheme(page, 'system');
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    // "System" follows the device live, without a reload
+    await page.emulateMedia({ colorScheme: 'light' });
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     await page.goto(`${baseURL()}/`);
     await page.getByTestId('new-notebook').waitFor();
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
