@@ -63,6 +63,7 @@ const READABLE = [
   ['an output', '[data-testid=output] .ynb-out-text'],
   ['a traceback', '[data-testid=output-error]'],
   ['the ask bar', '.ask-input'],
+  ['a TeX command KaTeX does not know', '.markdown-body .katex [style*="204, 0, 0"]'],
 ] as const;
 
 async function expectReadable(page: Page, extra: readonly (readonly [string, string])[] = []) {
@@ -78,7 +79,7 @@ beforeAll(async () => {
   notebookId = await createNotebook('Themes');
   writer = connectClient(wsURL(), notebookId);
   await writer.synced;
-  markdownId = insertCell(writer.doc, 0, { cell_type: 'markdown', source: '## Results\n\nThe mean is $\\bar{x} = 4.2$, as expected.' });
+  markdownId = insertCell(writer.doc, 0, { cell_type: 'markdown', source: '## Results\n\nThe mean is $\\bar{x} = 4.2$, as expected; $\\oops$ is not TeX.' });
   codeId = insertCell(writer.doc, 1, { cell_type: 'code', source: 'import pandas as pd\nprint("rows:", 3)\ndf.head()' });
   const outputs = findCell(writer.doc, codeId)!.get('outputs') as import('yjs').Array<unknown>;
   writer.doc.transact(() => {
