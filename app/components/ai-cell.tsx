@@ -9,6 +9,7 @@ import { useNotebook } from '~/notebook/notebook-context';
 import { useYMapValue } from '~/notebook/use-cells';
 import { mapOffset } from '~/notebook/caret';
 import { renderMarkdown } from './markdown-view';
+import { useMathReady } from './rich-text';
 import { Icon } from './ui/icons';
 
 /** The model is writing this cell's code: the editor is read-only for everyone (decision 0005). */
@@ -243,7 +244,8 @@ export const AiAnswer = memo(function AiAnswer({ cell }: { cell: YCell }) {
   const { notebookId } = useNotebook();
   const ai = useYMapValue<AiInfo>(cell, 'ai');
   const answer = ai?.answer;
-  const html = useMemo(() => (answer ? renderMarkdown(answer, notebookId) : ''), [answer, notebookId]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => (answer ? renderMarkdown(answer, notebookId) : ''), [answer, notebookId, isMathReady]);
   if (!answer) return null;
   return (
     <div className="ai-answer" data-testid="ai-answer">

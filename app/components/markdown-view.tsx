@@ -2,7 +2,7 @@ import { memo, useMemo } from 'react';
 import type * as Y from 'yjs';
 import { useYText } from '~/notebook/use-cells';
 import { useNotebook } from '~/notebook/notebook-context';
-import { renderMarkdown } from './rich-text';
+import { renderMarkdown, useMathReady } from './rich-text';
 
 export { renderMarkdown };
 
@@ -10,7 +10,8 @@ export { renderMarkdown };
 export const MarkdownView = memo(function MarkdownView({ cellId, text }: { cellId: string; text: Y.Text }) {
   const { actions, notebookId } = useNotebook();
   const source = useYText(text);
-  const html = useMemo(() => renderMarkdown(source, notebookId), [source, notebookId]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => renderMarkdown(source, notebookId), [source, notebookId, isMathReady]);
   return (
     <div
       className="markdown-rendered"

@@ -7,11 +7,15 @@
 // that markup from the TeX alone (`trust: false`: no \href, \url, \includegraphics, \html*), so
 // nothing a collaborator writes in math becomes an attribute or a tag of their choosing. A
 // placeholder that landed in an attribute (`[x]($y$)`) gets its source text back, as text.
+//
+// KaTeX itself is a chunk of its own, fetched as soon as this module runs in a browser (long before
+// a notebook's cells arrive over the WebSocket), so opening a notebook does not wait for it; until
+// it is there a formula shows as its source, and `useMathReady` re-renders it once it is.
 import DOMPurify from 'dompurify';
-import katex from 'katex';
 import 'katex/dist/katex.min.css';
 import './rich-text.css';
 import { marked } from 'marked';
+import { useSyncExternalStore } from 'react';
 import { PLACEHOLDER, removeMath, restoreSource, unescapeLatexText, type MathPiece } from '../notebook/math';
 import { rewriteFileLinks } from './outputs/file-links';
 
@@ -27,9 +31,52 @@ const NO_MATH_PARENTS = new Set(['CODE', 'PRE', 'STYLE', 'TEXTAREA', 'TITLE', 'S
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 
+type Katex = typeof import('katex').default;
+let katex: Katex | null = null;
+let katexLoad: Promise<Katex> | null = null;
+const readyListeners = new Set<() => void>();
+
+/** Fetches KaTeX once; a failed fetch is tried again by the next formula. */
+export function loadKatex(): Promise<Katex> {
+  katexLoad ??= import('katex').then(
+    (m) => {
+      katex = m.default;
+      for (const listener of readyListeners) listener();
+      return katex;
+    },
+    (err: unknown) => {
+      katexLoad = null;
+      throw err;
+    },
+  );
+  return katexLoad;
+}
+
+if (typeof window !== 'undefined') loadKatex().catch(() => {});
+
+function subscribeReady(listener: () => void): () => void {
+  readyListeners.add(listener);
+  return () => readyListeners.delete(listener);
+}
+
+/** True once KaTeX is loaded: a dependency of every memoised rendering that may hold math. */
+export function useMathReady(): boolean {
+  return useSyncExternalStore(
+    subscribeReady,
+    () => katex !== null,
+    () => false,
+  );
+}
+
 /** One formula as a DOM node. Bad TeX shows its source in the error colour; nothing throws. */
 function typeset(piece: Extract<MathPiece, { kind: 'math' }>, macros: Record<string, string>): HTMLElement {
   const host = document.createElement('span');
+  if (!katex) {
+    loadKatex().catch(() => {});
+    host.className = 'math-pending';
+    host.textContent = piece.source;
+    return host;
+  }
   try {
     katex.render(piece.tex, host, {
       displayMode: piece.isDisplay,

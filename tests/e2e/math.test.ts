@@ -180,6 +180,29 @@ describe('math', () => {
     expect(await body.locator('svg text').textContent()).toBe('$z$');
   });
 
+  it('shows a formula as its source until KaTeX (a chunk of its own) arrives, then typesets it', async () => {
+    const late = await openAs(browser, 'Late Reader');
+    try {
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await late.page.route(/\/assets\/katex-[\w-]+\.js$/, async (route) => {
+        await held;
+        await route.continue();
+      });
+      await openNotebook(late, notebookId);
+      const body = cellById(late.page, markdownId).locator('.markdown-body');
+      await expect.poll(() => body.locator('.math-pending').first().textContent()).toBe('$e^{i\\pi} + 1 = 0$');
+      expect(await body.locator('.katex').count()).toBe(0);
+      release();
+      await expect.poll(() => texOf(body)).toEqual(['e^{i\\pi} + 1 = 0', 'a_1 + b_1 = c_1', '\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}']);
+      await expect.poll(() => texOf(cellById(late.page, codeId).locator('[data-testid=output]').first())).toEqual(['\\displaystyle \\frac{a}{b}']);
+      expect(await body.locator('.math-pending').count()).toBe(0);
+      await expectNoErrors(late);
+    } finally {
+      await late.context.close();
+    }
+  });
+
   it('logged no errors (no CSP violation for KaTeX fonts or styles)', async () => {
     await expectNoErrors(ada, grace);
   });

@@ -6,7 +6,7 @@ import { memo, useContext, useEffect, useMemo, useRef, useState, useSyncExternal
 import type { ErrorOutput, MimeBundle, Output, StreamOutput } from '../../../common/notebook/types';
 import { fixConsole, stripAnsi } from './ansi';
 import { AnsiText } from './ansi-text';
-import { renderLatex, renderMarkdown } from '../rich-text';
+import { renderLatex, renderMarkdown, useMathReady } from '../rich-text';
 import { FileLinksContext } from './file-links';
 import { HtmlFrame } from './html-frame';
 import {
@@ -101,7 +101,8 @@ function ImageView({ bundle, metadata, mime }: { bundle: MimeBundle; metadata: R
 function MarkdownOutput({ source }: { source: string }) {
   const isClient = useIsClient();
   const notebookId = useContext(FileLinksContext);
-  const html = useMemo(() => (isClient ? renderMarkdown(source, notebookId) : null), [isClient, source, notebookId]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => (isClient ? renderMarkdown(source, notebookId) : null), [isClient, source, notebookId, isMathReady]);
   if (html === null) return <pre className="ynb-out-text">{source}</pre>;
   return <div className="ynb-out-markdown" dangerouslySetInnerHTML={{ __html: html }} />;
 }
@@ -109,7 +110,8 @@ function MarkdownOutput({ source }: { source: string }) {
 /** text/latex (IPython's Math and Latex, sympy): the delimited math typeset, as JupyterLab does. */
 function LatexOutput({ source }: { source: string }) {
   const isClient = useIsClient();
-  const html = useMemo(() => (isClient ? renderLatex(source) : null), [isClient, source]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => (isClient ? renderLatex(source) : null), [isClient, source, isMathReady]);
   if (html === null) return <pre className="ynb-out-text ynb-out-latex">{source}</pre>;
   return <div className="ynb-out-latex" data-testid="output-latex" dangerouslySetInnerHTML={{ __html: html }} />;
 }
