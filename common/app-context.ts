@@ -12,6 +12,11 @@ export interface ModelInfo {
   /** null when no model endpoint is configured */
   model: string | null;
   endpoint: string | null;
+  /**
+   * Requests this model is known to answer, offered in the ask bar (the offline demo's scripted
+   * ones); empty for a real model. Never anything secret: the whole object reaches the browser.
+   */
+  suggestions?: string[];
 }
 
 /** Whether this server's kernels run in the sandbox; null with an external gateway (its business). */

@@ -3,8 +3,10 @@
 // flow (streamed code, run, error and fix, answer). It is not a language model, says so in its
 // name, and is never used unless `npm run demo` starts it.
 import type { FakeReply } from '../tests/support/fake-openai';
+import { DEMO_MODEL_NAME, DEMO_REQUESTS } from '../server/ai/offline-demo';
 
-export const DEMO_MODEL_NAME = 'offline-demo (scripted, not a language model)';
+// the server knows the demo by its name and offers its requests as suggestions in the ask bar
+export { DEMO_MODEL_NAME, DEMO_REQUESTS };
 
 interface Message {
   role: string;
@@ -45,11 +47,16 @@ function csvFiles(context: string): string[] {
   return [...section(context, 'Files in the working directory').matchAll(/^- (\S+\.csv)/gm)].map((m) => m[1]);
 }
 
+/** CSV files the person attached to the request (the ask bar's paperclip or a drop on it). */
+function attachedCsvFiles(context: string): string[] {
+  return [...section(context, 'Files attached to this request').matchAll(/^- (\S+\.csv)/gm)].map((m) => m[1]);
+}
+
 function codeFor(request: string, context: string): string {
   const r = request.toLowerCase();
   const frames = dataFrames(context);
   const df = frames[0];
-  const csv = csvFiles(context)[0];
+  const csv = attachedCsvFiles(context)[0] ?? csvFiles(context)[0];
   if (/(load|read|open)/.test(r) && csv) {
     return `import pandas as pd\n\ndf = pd.read_csv(${JSON.stringify(csv)})\nprint(df.shape)\ndf.head()`;
   }
@@ -68,7 +75,7 @@ function codeFor(request: string, context: string): string {
     // shows the fix loop: the first attempt has a typo the "model" then corrects
     return 'values = [3, 1, 4, 1, 5, 9, 2, 6]\nprint("mean:", sum(values) / len(valuse))';
   }
-  return `# The offline demo only knows a few requests: "make sample sales data", "plot it", "describe it",\n# "load the csv", "show the fix loop". Connect a real model (OPENAI_API_KEY / OPENAI_BASE_URL) for anything else.\nprint(${JSON.stringify(`You asked: ${request.trim().slice(0, 200)}`)})`;
+  return `# The offline demo only knows a few requests: ${DEMO_REQUESTS.map((q) => JSON.stringify(q)).join(', ')}.\n# Connect a real model (OPENAI_API_KEY / OPENAI_BASE_URL) for anything else.\nprint(${JSON.stringify(`You asked: ${request.trim().slice(0, 200)}`)})`;
 }
 
 /** Answers one chat completion request of the agent loop. */
@@ -90,6 +97,7 @@ export function demoReply(body: { messages?: Message[]; tools?: unknown[] }): Fa
       ...SLOW,
     };
   }
-  const request = section(last, 'Request') || last;
+  // the request as typed, without the line naming its attachments (their names say csv, data…)
+  const request = (section(last, 'Request') || last).replace(/\n\(attached: [^\n]*\)$/, '');
   return { toolCall: { name: 'run_python', arguments: { code: codeFor(request, last) } }, ...SLOW };
 }

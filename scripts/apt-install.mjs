@@ -8,11 +8,12 @@ const hasAptGet = () => spawnSync('apt-get', ['--version'], { stdio: 'ignore' })
 let isUpdated = false;
 
 /**
- * Ensures `binary` exists, installing Debian's `pkg` when it does not.
+ * Ensures `binary` exists (or `isPresent()` holds, when the path varies), installing Debian's `pkg`
+ * when it does not.
  * @returns {boolean} true when the binary is there afterwards
  */
-export function ensureDebianPackage({ binary, pkg, why, log = (m) => console.log(m) }) {
-  if (fs.existsSync(binary)) return true;
+export function ensureDebianPackage({ binary, pkg, why, log = (m) => console.log(m), isPresent = () => fs.existsSync(binary) }) {
+  if (isPresent()) return true;
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !hasAptGet()) {
     log(`${binary} is missing (${why}): install it with \`sudo apt-get install -y ${pkg}\` (Debian/Ubuntu) or your system's package manager.`);
@@ -30,7 +31,7 @@ export function ensureDebianPackage({ binary, pkg, why, log = (m) => console.log
     log(`could not install ${pkg}: ${err instanceof Error ? err.message : String(err)}`);
     return false;
   }
-  return fs.existsSync(binary);
+  return isPresent();
 }
 
 /**
@@ -43,4 +44,33 @@ export function ensureBubblewrap(log) {
     return false;
   }
   return ensureDebianPackage({ binary: '/usr/bin/bwrap', pkg: 'bubblewrap', why: 'the sandbox of the notebook kernels', log });
+}
+
+/** The bin directory of the newest installed PostgreSQL server (Debian: /usr/lib/postgresql/N/bin), or null. */
+export function findPostgresBin() {
+  const root = '/usr/lib/postgresql';
+  let versions = [];
+  try {
+    versions = fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  } catch {
+    // not installed
+  }
+  for (const v of versions) {
+    const bin = `${root}/${v}/bin`;
+    if (fs.existsSync(`${bin}/initdb`) && fs.existsSync(`${bin}/pg_ctl`)) return bin;
+  }
+  return null;
+}
+
+/**
+ * PostgreSQL for the tests of the PostgreSQL storage (tests/support/postgres.ts starts a throwaway
+ * cluster from it; the app itself never needs it unless DATABASE_URL is set).
+ * @returns {string | null} its bin directory
+ */
+export function ensurePostgres(log) {
+  const found = findPostgresBin();
+  if (found || process.platform !== 'linux') return found;
+  // which server version Debian installs varies by release: look for any
+  ensureDebianPackage({ binary: '/usr/lib/postgresql/<version>/bin/pg_ctl', pkg: 'postgresql', why: 'the tests of the PostgreSQL storage', log, isPresent: () => findPostgresBin() !== null });
+  return findPostgresBin();
 }

@@ -148,8 +148,11 @@ export function setupPython({ pythonDir = DEFAULT_PYTHON_DIR, venvDir = path.joi
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   try {
-    if (process.argv.includes('--lock')) lockPython();
-    else setupPython(process.argv.includes('--venv') ? { venvDir: path.resolve(process.argv[process.argv.indexOf('--venv') + 1]) } : {});
+    const argValue = (flag) => (process.argv.includes(flag) ? path.resolve(process.argv[process.argv.indexOf(flag) + 1]) : undefined);
+    // --dir <folder>: another locked environment (enterprise-gateway/); default kernel-gateway/
+    const pythonDir = argValue('--dir') ?? DEFAULT_PYTHON_DIR;
+    if (process.argv.includes('--lock')) lockPython({ pythonDir });
+    else setupPython({ pythonDir, ...(argValue('--venv') ? { venvDir: argValue('--venv') } : {}) });
   } catch (err) {
     console.error(`[setup-python] FAILED: ${err instanceof Error ? err.message : String(err)}`);
     console.error('[setup-python] fix the problem above and re-run `npm run setup:python`.');

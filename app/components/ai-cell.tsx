@@ -10,6 +10,8 @@ import { useYMapValue } from '~/notebook/use-cells';
 import { mapOffset } from '~/notebook/caret';
 import { renderMarkdown } from './markdown-view';
 import { useMathReady } from './rich-text';
+import { fileApiUrl } from '../../common/files/paths';
+import { baseName } from '~/notebook/files-client';
 import { Icon } from './ui/icons';
 
 /** The model is writing this cell's code: the editor is read-only for everyone (decision 0005). */
@@ -129,7 +131,7 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
           spellCheck={canEdit}
           readOnly={!canEdit}
           title={readOnlyReason ?? undefined}
-          placeholder={!canEdit ? 'No prompt yet' : hasModel ? 'Ask for something: "plot revenue by month from sales.csv"…  (Enter to generate)' : 'Describe what you want (AI needs a configured model)'}
+          placeholder={!canEdit ? 'No prompt yet' : hasModel ? `Ask for something: "${model.suggestions?.[0] ?? 'plot revenue by month from sales.csv'}"…  (Enter to generate)` : 'Describe what you want (AI needs a configured model)'}
           aria-label="Prompt for the AI"
           onInput={(e) => {
             const el = e.currentTarget;
@@ -153,6 +155,7 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
           }}
         />
       </div>
+      <AiAttachments ai={ai} notebookId={notebookId} />
       <div className="ai-actions">
         <button
           type="button"
@@ -208,6 +211,25 @@ export const AiPrompt = memo(function AiPrompt({ cell, cellId, prompt }: { cell:
     </div>
   );
 });
+
+/** The files the request was asked with (the ask bar's attachments), each a download link. */
+function AiAttachments({ ai, notebookId }: { ai: AiInfo | undefined; notebookId: string }) {
+  // an imported notebook may hold anything here
+  const paths = Array.isArray(ai?.attachments) ? ai.attachments.filter((p): p is string => typeof p === 'string') : [];
+  if (!paths.length) return null;
+  return (
+    <ul className="ai-attachments" data-testid="ai-attachments" aria-label="Files attached to the request">
+      {paths.map((p) => (
+        <li key={p}>
+          <a className="ask-chip is-done" data-testid="ai-attachment" href={fileApiUrl(notebookId, p)} download={baseName(p)} title={`Attached to the request: ${p} (download)`}>
+            <Icon name="paperclip" />
+            <span className="ask-chip-name">{p}</span>
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 /** "AI is writing (asked by X)" over a read-only editor while the model writes the code. */
 export function AiWritingNotice({ ai }: { ai: AiInfo }) {

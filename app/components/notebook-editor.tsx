@@ -34,9 +34,10 @@ import { useNotebookDoc } from '~/notebook/use-notebook-doc';
 import { remoteCursorCss, useLocalPresence, usePeers, usePeersByCell } from '~/notebook/use-presence';
 import { useUndo } from '~/notebook/use-undo';
 import { exportUrl } from '~/notebook/files-client';
-import { useFileDrop } from '~/notebook/use-file-drop';
+import { useFileDropZones } from '~/notebook/use-file-drop';
+import { useAttachments } from '~/notebook/use-attachments';
 import { useFiles, type FilesApi } from '~/notebook/use-files';
-import { AskBar } from './ask-bar';
+import { ASK_DROP_ZONE, AskBar } from './ask-bar';
 import { CellView } from './cell-view';
 import { FilesPanel } from './files-panel';
 import { FileLinksContext } from './outputs/file-links';
@@ -175,11 +176,19 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
   const files = useFiles({ doc, notebookId, isOpen: isFilesOpen, notify });
   // a viewer's link reads and downloads files; uploads and deletes need an editor's
   const canEditFiles = canEdit;
-  const isDraggingFiles = useFileDrop((requests) => {
+  // files for the ask bar's request: uploaded at once, named to the model when it is sent
+  const attachments = useAttachments({ notebookId, notify, onUploaded: files.refresh });
+  // one drop, handled once: on the ask bar it attaches (and so uploads), anywhere else it uploads
+  const { isDragging: isDraggingFiles, zone: dragZone } = useFileDropZones((requests, zone) => {
+    if (zone === ASK_DROP_ZONE && canEditFiles) {
+      attachments.add(requests);
+      return;
+    }
     setIsFilesOpen(true);
     if (canEditFiles) files.upload(requests);
     else notify(closed ? closed.message : 'You have a view-only link: uploading files needs an editor link.');
   });
+  const isDraggingOnAsk = isDraggingFiles && dragZone === ASK_DROP_ZONE && canEditFiles;
   const by = useCallback(() => actorOf(userRef.current), []);
 
   const peers = usePeers(awareness);
@@ -699,7 +708,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
 
   // the ask bar: a new AI cell below the selected one (or at the end), generated at once
   const ask = useCallback(
-    async (prompt: string): Promise<boolean> => {
+    async (prompt: string, attached: string[] = []): Promise<boolean> => {
       const d = docRef.current;
       if (!d || !canEditRef.current) return false;
       undoManager?.stopCapturing();
@@ -711,7 +720,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
       // the new cell reaches the server over the sync socket, which may come after this request
       for (let attempt = 0; ; attempt++) {
         try {
-          await api.generate(notebookId, newId, prompt, actorOf(userRef.current));
+          await api.generate(notebookId, newId, prompt, actorOf(userRef.current), attached);
           return true;
         } catch (err) {
           if (err instanceof ApiError && err.status === 404 && attempt < ASK_RETRIES) {
@@ -874,7 +883,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
                 <Icon name="sparkle" /> AI
               </button>
             </div>
-            <AskBar hasModel={Boolean(model.model)} onAsk={ask} />
+            <AskBar hasModel={Boolean(model.model)} suggestions={model.suggestions ?? []} attachments={attachments} isDropTarget={isDraggingOnAsk} onAsk={ask} />
             <p className="nb-hint">
               <kbd>Shift</kbd>+<kbd>Enter</kbd> run · <kbd>Esc</kbd> command mode · <kbd>A</kbd>/<kbd>B</kbd> insert ·{' '}
               <kbd>D</kbd> <kbd>D</kbd> delete · <kbd>M</kbd>/<kbd>Y</kbd>/<kbd>R</kbd> type · <kbd>I</kbd> AI cell below · <kbd>Z</kbd> undo ·{' '}
@@ -903,7 +912,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
             rootRef.current?.focus({ preventScroll: true });
           }}
         /> : null}
-      {isDraggingFiles ? (
+      {isDraggingFiles && !isDraggingOnAsk ? (
         <div className="drop-overlay" data-testid="drop-overlay" aria-hidden>
           <div className="drop-card">
             <Icon name="upload" />

@@ -12,7 +12,7 @@ export class ApiError extends Error {
 }
 
 /** Sends JSON (or nothing) and returns the parsed answer; a 4xx/5xx (or no answer at all) throws an ApiError. */
-export async function requestJSON<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function requestJSON<T = unknown>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -51,7 +51,10 @@ export const api = {
   runMany: (id: string, cells: { cellId: string; source: string }[], by: Actor) => postJSON(`${nb(id)}/run`, { cells, by }),
   interrupt: (id: string, by: Actor) => postJSON(`${nb(id)}/interrupt`, { by }),
   restart: (id: string, by: Actor) => postJSON(`${nb(id)}/restart`, { by }),
-  generate: (id: string, cellId: string, prompt: string, by: Actor) => postJSON(`${cell(id, cellId)}/generate`, { prompt, by }),
+  // `attachments`: files of the working directory the request is about (the ask bar's); a
+  // regenerate sends none and the server keeps the cell's earlier ones
+  generate: (id: string, cellId: string, prompt: string, by: Actor, attachments?: string[]) =>
+    postJSON(`${cell(id, cellId)}/generate`, attachments?.length ? { prompt, by, attachments } : { prompt, by }),
   stop: (id: string, cellId: string, by: Actor) => postJSON(`${cell(id, cellId)}/stop`, { by }),
   // the kernel's completion and help at a cursor (UTF-16 offsets); empty answers are normal
   complete: (id: string, code: string, cursorPos: number) => postJSON<CompleteReply>(`${nb(id)}/complete`, { code, cursor_pos: cursorPos }),
@@ -60,6 +63,10 @@ export const api = {
   listLinks: (id: string) => requestJSON<{ links: ShareLink[] }>('GET', `${nb(id)}/links`),
   createLink: (id: string, role: LinkRole) => postJSON<NewShareLink>(`${nb(id)}/links`, { role }),
   revokeLink: (id: string, linkId: string) => requestJSON<null>('DELETE', `${nb(id)}/links/${encodeURIComponent(linkId)}`),
+  // the home page's actions: rename (editor and up), duplicate and delete (the admin)
+  renameNotebook: (id: string, title: string) => requestJSON<{ id: string; title: string }>('PATCH', nb(id), { title }),
+  duplicateNotebook: (id: string) => postJSON<{ id: string; token: string; title: string }>(`${nb(id)}/duplicate`, {}),
+  deleteNotebook: (id: string) => requestJSON<null>('DELETE', nb(id)),
 };
 
 export interface CompleteReply {

@@ -51,13 +51,35 @@ export async function filesOfDrop(data: DataTransfer): Promise<UploadRequest[]> 
   return plain.map((file) => ({ file, path: file.name }));
 }
 
+/** Marks an element as a drop zone of its own (`data-drop-zone="ask"`): a drop on it says so. */
+export const DROP_ZONE_ATTR = 'data-drop-zone';
+
+function zoneOf(e: DragEvent): string | null {
+  const target = e.target as Element | null;
+  const zone = typeof target?.closest === 'function' ? target.closest(`[${DROP_ZONE_ATTR}]`) : null;
+  return zone?.getAttribute(DROP_ZONE_ATTR) ?? null;
+}
+
 /**
  * Whether files are being dragged over the page, and `onDrop` with what was dropped. Listens on
  * the window in the capture phase, so an editor under the pointer does not take a dropped file.
  */
 export function useFileDrop(onDrop: (requests: UploadRequest[]) => void, opts: { isEnabled?: boolean } = {}): boolean {
+  return useFileDropZones(onDrop, opts).isDragging;
+}
+
+/**
+ * `useFileDrop` for a page with drop zones of its own: one drop is handled once, here, and
+ * `onDrop` and `zone` say which zone (an element marked with DROP_ZONE_ATTR) is under the
+ * pointer, or null for the page itself.
+ */
+export function useFileDropZones(
+  onDrop: (requests: UploadRequest[], zone: string | null) => void,
+  opts: { isEnabled?: boolean } = {},
+): { isDragging: boolean; zone: string | null } {
   const isEnabled = opts.isEnabled ?? true;
   const [isDragging, setIsDragging] = useState(false);
+  const [zone, setZone] = useState<string | null>(null);
   const onDropRef = useRef(onDrop);
   onDropRef.current = onDrop;
 
@@ -85,6 +107,7 @@ export function useFileDrop(onDrop: (requests: UploadRequest[]) => void, opts: {
       e.stopPropagation();
       if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
       setIsDragging(true);
+      setZone(zoneOf(e));
       keepAlive();
     };
     const onLeave = (e: DragEvent) => {
@@ -96,15 +119,17 @@ export function useFileDrop(onDrop: (requests: UploadRequest[]) => void, opts: {
       if (!carriesFiles(e) || !e.dataTransfer) return;
       e.preventDefault();
       e.stopPropagation();
+      const at = zoneOf(e);
       onEnd();
       void filesOfDrop(e.dataTransfer).then((requests) => {
-        if (requests.length) onDropRef.current(requests);
+        if (requests.length) onDropRef.current(requests, at);
       });
     };
     function onEnd() {
       clearTimeout(watchdog);
       depth = 0;
       setIsDragging(false);
+      setZone(null);
     }
     window.addEventListener('dragenter', onEnter, true);
     window.addEventListener('dragover', onOver, true);
@@ -121,5 +146,5 @@ export function useFileDrop(onDrop: (requests: UploadRequest[]) => void, opts: {
     };
   }, [isEnabled]);
 
-  return isDragging;
+  return { isDragging, zone };
 }

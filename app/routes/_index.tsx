@@ -1,10 +1,10 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { redirect } from '@remix-run/node';
-import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
+import { Form, useLoaderData, useNavigation } from '@remix-run/react';
 import { cleanTitle } from '../../common/notebook/model';
 import { ImportNotebook } from '~/components/import-notebook';
+import { NotebookList } from '~/components/notebook-list';
 import { ThemeToggle } from '~/components/theme-toggle';
-import { relativeTime } from '~/components/ui/relative-time';
 
 export const meta: MetaFunction = () => [{ title: 'Notebooks' }];
 
@@ -51,32 +51,8 @@ export default function Index() {
         </Form>
         <ImportNotebook />
 
-        {notebooks.length === 0 ? (
-          <div className="empty">
-            <p>No notebooks yet.</p>
-            <p className="muted">Create one above, or import a Jupyter notebook; share its address and edit it together.</p>
-          </div>
-        ) : (
-          <ul className="notebook-list" data-testid="notebook-list">
-            {notebooks.map((nb) => (
-              <li key={nb.id}>
-                <Link to={`/n/${encodeURIComponent(nb.id)}`} className="notebook-link">
-                  <span className="notebook-icon" aria-hidden>
-                    ▤
-                  </span>
-                  <span className="notebook-title">{nb.title}</span>
-                  <time
-                    className="notebook-time"
-                    dateTime={new Date(nb.updatedAt).toISOString()}
-                    title={new Date(nb.updatedAt).toUTCString()}
-                  >
-                    edited {relativeTime(nb.updatedAt, now)}
-                  </time>
-                </Link>
-              </li>
-            ))}
-          </ul>
-        )}
+        {/* the list shows its own empty state, so a notice ("Deleted …") outlives the last notebook */}
+        <NotebookList notebooks={notebooks} now={now} />
       </main>
     </div>
   );

@@ -105,6 +105,12 @@ export interface AiInfo {
   generation: number;
   /** the prompt as it was when this generation started */
   promptAtStart?: string;
+  /**
+   * Files the person attached to the request (uploaded from the ask bar into the working
+   * directory; paths relative to it). The model is told these are the files meant; a regenerate
+   * keeps them.
+   */
+  attachments?: string[];
 }
 
 /** Key of the cell map that holds, as a string, what the model was sent (the context). */

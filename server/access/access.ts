@@ -9,6 +9,8 @@ import { hashToken, MAX_TOKEN_CHARS, newGrantId, newToken, sameSecret } from './
 
 /** File in DATA_DIR holding the generated admin token when ADMIN_TOKEN is unset (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
+/** Key of the generated admin token in a storage that shares settings (PostgreSQL). */
+export const ADMIN_TOKEN_SETTING = 'admin_token';
 
 export type Principal = { kind: 'admin' } | { kind: 'grant'; grantId: string; notebookId: string; role: GrantRole };
 
@@ -41,6 +43,21 @@ export function loadAdminToken(dataDir: string, fromEnv: string | undefined): { 
     return { token: fs.readFileSync(file, 'utf8').trim(), isGenerated: false, file };
   }
   return { token, isGenerated: true, file };
+}
+
+/**
+ * The admin token of this instance: ADMIN_TOKEN when set; else, when the storage is shared by
+ * several instances (PostgreSQL), the one kept in it, so every instance accepts the same token;
+ * else the one kept in DATA_DIR.
+ */
+export async function resolveAdminToken(
+  storage: Pick<Storage, 'ensureSetting'>,
+  dataDir: string,
+  fromEnv: string | undefined,
+): Promise<{ token: string; isGenerated: boolean; file?: string; isInStorage?: boolean }> {
+  if (fromEnv || !storage.ensureSetting) return loadAdminToken(dataDir, fromEnv);
+  const { value, isCreated } = await storage.ensureSetting(ADMIN_TOKEN_SETTING, newToken);
+  return { token: value, isGenerated: isCreated, isInStorage: true };
 }
 
 export class AccessService {

@@ -24,6 +24,11 @@ const RULES: { method: string; path: RegExp; need: Role; limited?: 'run' | 'gene
   { method: 'POST', path: /^\/notebooks\/import\/?$/, need: 'admin' },
   { method: 'GET', path: new RegExp(`^${NB}/?$`), need: 'viewer' },
   { method: 'DELETE', path: new RegExp(`^${NB}/?$`), need: 'admin' },
+  // rename: whoever may edit the notebook, as in Jupyter; an editor can change the title in the
+  // document anyway (docs/decisions/0015-home-page-actions.md)
+  { method: 'PATCH', path: new RegExp(`^${NB}/?$`), need: 'editor' },
+  // duplicate: a new notebook with a new owner, so the admin's, like create and import
+  { method: 'POST', path: new RegExp(`^${NB}/duplicate$`), need: 'admin' },
   { method: 'GET', path: new RegExp(`^${NB}/export\\.ipynb$`), need: 'viewer' },
   { method: 'GET', path: new RegExp(`^${NB}/files(/.*)?$`), need: 'viewer' },
   { method: 'HEAD', path: new RegExp(`^${NB}/files(/.*)?$`), need: 'viewer' },

@@ -21,7 +21,7 @@ import { ORIGIN_SERVER } from '../sync/room';
 import type { RoomManager } from '../sync/rooms';
 import type { ExecutionService } from '../notebook/execution';
 import type { RunOutcome } from '../notebook/runner';
-import { buildContext, inspectKernel, summarizeOutputs, SYSTEM_PROMPT } from './context';
+import { attachmentsOf, buildContext, inspectKernel, summarizeOutputs, SYSTEM_PROMPT } from './context';
 import {
   GENERATION_TIMEOUT_MS,
   MAX_ANSWER_CHARS,
@@ -94,7 +94,7 @@ export class AiService {
    * Starts a generation on a cell. `prompt`, when given, replaces the cell's prompt first (the
    * prompt is shared text: the UI edits it in place and calls this without one).
    */
-  async generate(notebookId: string, cellId: string, opts: { prompt?: string; by: Actor }): Promise<{ done: Promise<AiInfo | undefined> }> {
+  async generate(notebookId: string, cellId: string, opts: { prompt?: string; by: Actor; attachments?: string[] }): Promise<{ done: Promise<AiInfo | undefined> }> {
     const model = this.opts.model;
     if (!model) {
       throw new AiError('NOT_CONFIGURED', 'No language model is configured. Set OPENAI_API_KEY (and OPENAI_BASE_URL and OPENAI_MODEL for Ollama, vLLM or another OpenAI-compatible endpoint) on the server and restart it.');
@@ -125,7 +125,7 @@ export class AiService {
     }
     const gen: Generation = { abort: new AbortController(), done: Promise.resolve(undefined), runningCellId: null };
     this.active.set(key, gen);
-    gen.done = this.loop(doc, notebookId, cellId, prompt, opts.by, gen)
+    gen.done = this.loop(doc, notebookId, cellId, prompt, opts.by, gen, opts.attachments)
       .catch((err) => {
         this.opts.log('error', `generation ${key}: ${(err as Error).stack}`);
         return this.finish(doc, cellId, 'failed', `Internal error: ${(err as Error).message}`);
@@ -202,14 +202,21 @@ export class AiService {
     });
   }
 
-  /** Starts the provenance of a generation on a cell, keeping earlier attempts as history. */
-  private begin(doc: Y.Doc, cellId: string, prompt: string, by: Actor, parentCellId?: string): number {
+  /**
+   * Starts the provenance of a generation on a cell, keeping earlier attempts as history, and the
+   * request's attachments (a regenerate, which names none, keeps the earlier ones). Answers the
+   * generation's number and its attachments.
+   */
+  private begin(doc: Y.Doc, cellId: string, prompt: string, by: Actor, opts: { parentCellId?: string; attachments?: string[] } = {}): { generation: number; attachments: string[] } {
     const model = this.opts.model!;
+    const { parentCellId } = opts;
     let generation = 1;
+    let attachments: string[] = [];
     doc.transact(() => {
       const cell = findCell(doc, cellId)!;
       const prev = aiInfo(cell);
       generation = (prev?.generation ?? 0) + 1;
+      attachments = opts.attachments ?? attachmentsOf(prev);
       const info: AiInfo = {
         model: model.model,
         endpoint: model.endpointName,
@@ -222,25 +229,28 @@ export class AiService {
         generation,
         promptAtStart: prompt,
         ...(parentCellId ? { parentCellId } : {}),
+        ...(attachments.length ? { attachments } : {}),
       };
       cell.set('ai', info);
     }, ORIGIN_SERVER);
-    return generation;
+    return { generation, attachments };
   }
 
   private get maxAttempts(): number {
     return this.opts.maxAttempts ?? MAX_ATTEMPTS;
   }
 
-  private async loop(doc: Y.Doc, notebookId: string, firstCellId: string, prompt: string, by: Actor, gen: Generation): Promise<AiInfo | undefined> {
+  private async loop(doc: Y.Doc, notebookId: string, firstCellId: string, prompt: string, by: Actor, gen: Generation, requested?: string[]): Promise<AiInfo | undefined> {
     const signal = gen.abort.signal;
     const deadline = Date.now() + GENERATION_TIMEOUT_MS * (this.maxAttempts + MAX_EXTRA_STEPS);
     let cellId = firstCellId;
-    let generation = this.begin(doc, cellId, prompt, by);
+    const started = this.begin(doc, cellId, prompt, by, { attachments: requested });
+    let generation = started.generation;
+    const attachments = started.attachments;
     const runner = await this.opts.execution.runner(notebookId).catch(() => null);
     const kernel = runner?.kernel;
     const inspection = kernel ? await inspectKernel(kernel) : null;
-    const context = buildContext(doc, cellId, prompt, inspection);
+    const context = buildContext(doc, cellId, prompt, inspection, { attachments });
     doc.transact(() => findCell(doc, cellId)?.set(AI_CONTEXT_KEY, `${SYSTEM_PROMPT}\n\n${context}`), ORIGIN_SERVER);
     const messages: ChatMessage[] = [
       { role: 'system', content: SYSTEM_PROMPT },
@@ -373,7 +383,7 @@ export class AiService {
         thoughtsDone = ''; // the next step's thoughts belong to its own cell (kept when its turn is handled)
         // Stop on the new cell stops the whole request
         this.active.set(`${notebookId}/${cellId}`, gen);
-        generation = this.begin(doc, cellId, prompt, by, parent);
+        generation = this.begin(doc, cellId, prompt, by, { parentCellId: parent, attachments }).generation;
         attempt = 1;
         // the model's call is this new cell's first turn
         received = next;

@@ -1,10 +1,12 @@
-// What the model sees: the notebook's earlier cells with their outputs cut to named limits, the
-// kernel's variables (DataFrame columns and dtypes included) and the files in the kernel's
-// working directory, read with a silent request that leaves no trace in the notebook.
+// What the model sees: the notebook's earlier cells with their outputs cut to named limits (an
+// earlier AI cell as one turn of the conversation: its request, code, output and answer, so a
+// follow-up like "now do the same by region" has what it refers to), the kernel's variables
+// (DataFrame columns and dtypes included), the files in the kernel's working directory, read with
+// a silent request that leaves no trace in the notebook, and the files attached to the request.
 import { z } from 'zod';
 import type * as Y from 'yjs';
 import { cellIndex, cellsOf, cellToJSON } from '../../common/notebook/model';
-import type { CellJSON, Output } from '../../common/notebook/types';
+import type { AiInfo, CellJSON, Output } from '../../common/notebook/types';
 import type { NotebookKernel } from '../kernel/types';
 import {
   MAX_CONTEXT_CELLS,
@@ -13,6 +15,8 @@ import {
   MAX_EXCEL_PEEK_BYTES,
   MAX_FILE_HEADER_CHARS,
   MAX_CONTEXT_VARIABLES,
+  MAX_EARLIER_ANSWER_CHARS_IN_CONTEXT,
+  MAX_EARLIER_PROMPT_CHARS_IN_CONTEXT,
   MAX_ERROR_OUTPUT_CHARS,
   MAX_OUTPUT_CHARS_PER_CELL_IN_CONTEXT,
   MAX_PROMPT_CHARS,
@@ -173,9 +177,45 @@ export function summarizeOutputs(outputs: Output[], maxChars = MAX_OUTPUT_CHARS_
 function describeCell(c: CellJSON, n: number): string {
   const src = cut(c.source, MAX_SOURCE_CHARS_PER_CELL_IN_CONTEXT);
   if (c.cell_type !== 'code') return `### Cell ${n} (${c.cell_type})\n${src}`;
-  const head = `### Cell ${n} (code${c.execution_count ? `, run as [${c.execution_count}]` : ', not run'})`;
+  const run = c.execution_count ? `run as [${c.execution_count}]` : 'not run';
   const out = summarizeOutputs(c.outputs ?? []);
-  return `${head}\n\`\`\`python\n${src}\n\`\`\`${out ? `\nOutput:\n${out}` : ''}`;
+  const body = `\`\`\`python\n${src}\n\`\`\`${out ? `\nOutput:\n${out}` : ''}`;
+  const request = c.prompt?.trim();
+  if (!request) return `### Cell ${n} (code, ${run})\n${body}`;
+  // an earlier request of the conversation: what was asked, the code written for it, what it
+  // printed and what the model answered
+  const ai = c.ai;
+  const attached = attachmentsOf(ai);
+  const answer = typeof ai?.answer === 'string' ? ai.answer.trim() : '';
+  return [
+    `### Cell ${n} (AI cell, ${run})`,
+    `Request${ai?.by?.name ? ` (asked by ${ai.by.name})` : ''}: ${cut(request, MAX_EARLIER_PROMPT_CHARS_IN_CONTEXT)}`,
+    attached.length ? `Attached: ${attached.join(', ')}` : '',
+    body,
+    answer ? `Answer: ${cut(answer, MAX_EARLIER_ANSWER_CHARS_IN_CONTEXT)}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** The attachments of a cell's provenance (an imported notebook may hold anything there). */
+export function attachmentsOf(ai: AiInfo | undefined): string[] {
+  return Array.isArray(ai?.attachments) ? ai.attachments.filter((a): a is string => typeof a === 'string') : [];
+}
+
+/** The files attached to this request, with what the kernel saw of them. */
+function describeAttachments(paths: string[], ins: KernelInspection | null): string {
+  return paths
+    .map((p) => {
+      const f = ins?.files.find((x) => x.name === p);
+      if (!ins) return `- ${p}`;
+      if (!f) return `- ${p} (not found in the working directory)`;
+      let line = `- ${p} (${humanSize(f.size)})`;
+      if (f.sheets?.length) line += `; sheets: ${f.sheets.join(', ')}`;
+      if (f.header !== undefined) line += `; first row: ${f.header}`;
+      return line;
+    })
+    .join('\n');
 }
 
 function describeVariables(ins: KernelInspection): string {
@@ -212,29 +252,35 @@ function humanSize(bytes: number): string {
 }
 
 /**
- * The user message for a generation: earlier cells (the most recent MAX_CONTEXT_CELLS), what the
- * kernel holds, and the request. Cut to MAX_CONTEXT_CHARS, keeping the request and the nearest cells.
+ * The user message for a generation: earlier cells (the most recent MAX_CONTEXT_CELLS; AI cells
+ * with their request and answer), what the kernel holds, the files attached to the request, and
+ * the request. Cut to MAX_CONTEXT_CHARS, keeping the request and the nearest cells: the oldest
+ * cells go first.
  */
-export function buildContext(doc: Y.Doc, cellId: string, prompt: string, ins: KernelInspection | null): string {
+export function buildContext(doc: Y.Doc, cellId: string, prompt: string, ins: KernelInspection | null, opts: { attachments?: string[] } = {}): string {
   const cells = cellsOf(doc);
   const at = cellIndex(doc, cellId);
   const earlier: string[] = [];
   const start = Math.max(0, at - MAX_CONTEXT_CELLS);
   for (let i = start; i < at; i++) earlier.push(describeCell(cellToJSON(cells.get(i)), i + 1));
   const current = at >= 0 ? cellToJSON(cells.get(at)) : null;
+  const attachments = opts.attachments ?? [];
+  const request = cut(prompt, MAX_PROMPT_CHARS);
   const tail = [
     ins ? `## Variables in the kernel\n${describeVariables(ins)}` : '## Variables in the kernel\n(could not be read)',
     ins ? `## Files in the working directory\n${describeFiles(ins)}` : '',
+    attachments.length ? `## Files attached to this request (the person means these)\n${describeAttachments(attachments, ins)}` : '',
     current?.source.trim() ? `## The cell's current code (replace it)\n\`\`\`python\n${cut(current.source, MAX_SOURCE_CHARS_PER_CELL_IN_CONTEXT)}\n\`\`\`` : '',
-    `## Request\n${cut(prompt, MAX_PROMPT_CHARS)}`,
+    `## Request\n${request}${attachments.length ? `\n(attached: ${attachments.join(', ')})` : ''}`,
   ]
     .filter(Boolean)
     .join('\n\n');
   // drop the oldest cells first when over budget
-  let head = earlier.length ? `## Notebook so far\n${earlier.join('\n\n')}` : '## Notebook so far\n(this is the first cell)';
+  const intro = 'AI cells show an earlier request of this conversation: what was asked, the code written for it, its output and the answer.';
+  let head = earlier.length ? `## Notebook so far\n${intro}\n\n${earlier.join('\n\n')}` : '## Notebook so far\n(this is the first cell)';
   while (head.length + tail.length > MAX_CONTEXT_CHARS && earlier.length > 1) {
     earlier.shift();
-    head = `## Notebook so far (earlier cells left out)\n${earlier.join('\n\n')}`;
+    head = `## Notebook so far (earlier cells left out)\n${intro}\n\n${earlier.join('\n\n')}`;
   }
   return cut(`${head}\n\n${tail}`, MAX_CONTEXT_CHARS, 'tail');
 }

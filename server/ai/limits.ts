@@ -29,6 +29,16 @@ export const MAX_FILE_HEADER_CHARS = 300;
 /** Excel files larger than this are listed without a look inside (opening them takes too long). */
 export const MAX_EXCEL_PEEK_BYTES = 20 * 1024 * 1024;
 
+/**
+ * An earlier AI cell's request and answer, as shown to the model in the context (a follow-up such
+ * as "now do the same by region" needs them), are cut to these.
+ */
+export const MAX_EARLIER_PROMPT_CHARS_IN_CONTEXT = 2_000;
+export const MAX_EARLIER_ANSWER_CHARS_IN_CONTEXT = 1_000;
+
+/** Files one request may name as attached (uploaded with it from the ask bar). */
+export const MAX_ATTACHMENTS = 20;
+
 /** The prompt a person types is refused past this length. */
 export const MAX_PROMPT_CHARS = 8_000;
 

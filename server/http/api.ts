@@ -8,6 +8,8 @@ import { KernelError } from '../kernel/errors';
 import { AiError, type AiService } from '../ai/agent';
 import { CELL_ID_PATTERN } from '../../common/notebook/model';
 import { HttpError, badRequest, notFound, route } from './errors';
+import { MAX_ATTACHMENTS } from '../ai/limits';
+import { checkFilePath, MAX_FILE_PATH_CHARS } from '../../common/files/paths';
 
 /** JSON bodies larger than this are refused with 413 (imports have their own limit). */
 export const MAX_JSON_BODY = '2mb';
@@ -47,6 +49,12 @@ const GenerateBody = z
     by: ActorSchema.optional(),
     /** answer when the generation ends (default: at once, 202) */
     wait: z.boolean().optional(),
+    /**
+     * files of the working directory the request is about (the ask bar's attachments, uploaded
+     * before); kept on the cell's provenance and named to the model. Without it a regenerate keeps
+     * the cell's earlier attachments.
+     */
+    attachments: z.array(z.string().max(MAX_FILE_PATH_CHARS)).max(MAX_ATTACHMENTS).optional(),
   })
   .strict();
 
@@ -79,6 +87,17 @@ const AI_ERROR_STATUS: Record<AiError['code'], number> = {
   NO_PROMPT: 400,
   NOT_CODE: 400,
 };
+
+/** Attachments are paths in the working directory, checked as the files API checks them. */
+function checkAttachments(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    const check = checkFilePath(p);
+    if (!check.ok) throw badRequest(`attachment "${p.slice(0, 100)}": ${check.message}`, 'BAD_ATTACHMENT');
+    if (!out.includes(check.path)) out.push(check.path);
+  }
+  return out;
+}
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
@@ -222,7 +241,7 @@ export function createApi(deps: ApiDeps): Router {
       await requireNotebook(req.params.id);
       let started;
       try {
-        started = await deps.ai.generate(req.params.id, req.params.cellId, { prompt: body.prompt, by: body.by ?? API_ACTOR });
+        started = await deps.ai.generate(req.params.id, req.params.cellId, { prompt: body.prompt, by: body.by ?? API_ACTOR, attachments: body.attachments && checkAttachments(body.attachments) });
       } catch (err) {
         if (err instanceof AiError) throw new HttpError(AI_ERROR_STATUS[err.code], err.code, err.message);
         throw err;

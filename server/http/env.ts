@@ -20,6 +20,33 @@ const commaList = z
   .optional()
   .transform((v) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean));
 
+/**
+ * postgres://user:password@host:port/database (or postgresql://). Messages never echo the value:
+ * it holds a password.
+ */
+const databaseUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL is not a URL: expected postgres://user:password@host:5432/database' });
+      return;
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL must start with postgres:// or postgresql:// (unset it to use SQLite in DATA_DIR)' });
+    } else if (!url.hostname && !url.searchParams.get('host')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no host: expected postgres://user:password@host:5432/database' });
+    } else if (url.pathname.replace(/^\//, '') === '') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'DATABASE_URL names no database: expected postgres://user:password@host:5432/database' });
+    }
+  })
+  .optional();
+
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -27,6 +54,33 @@ export const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   KERNEL_GATEWAY_URL: optionalUrl,
   KERNEL_GATEWAY_TOKEN: optionalString,
+  /** kernelspec an external gateway starts (Enterprise Gateway: e.g. python_kubernetes); unset: its default */
+  KERNEL_SPEC: optionalString.pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'KERNEL_SPEC must be a kernelspec name (letters, digits, . _ -)').optional()),
+  /** KERNEL_USERNAME sent when starting a kernel on an external gateway */
+  KERNEL_USERNAME: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'KERNEL_USERNAME must be a user name (letters, digits, . _ @ -)').default('ynotebook'),
+  /** absolute directory on the external gateway's host holding each notebook's working directory (sent as KERNEL_WORKING_DIR) */
+  KERNEL_WORKDIR_ROOT: optionalString.pipe(z.string().regex(/^\/[^\0]*$/, 'KERNEL_WORKDIR_ROOT must be an absolute path on the gateway host').optional()),
+  /** extra KERNEL_* variables for the start request on an external gateway, as a JSON object */
+  KERNEL_START_ENV: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v || v.trim() === '') return {};
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'KERNEL_START_ENV must be a JSON object, e.g. {"KERNEL_NAMESPACE":"notebooks"}' });
+        return z.NEVER;
+      }
+      const entries = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : null;
+      const bad = entries === null ? 'not an object' : entries.find(([k, val]) => !/^KERNEL_[A-Z0-9_]+$/.test(k) || typeof val !== 'string')?.[0];
+      if (bad !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `KERNEL_START_ENV: ${entries === null ? 'must be a JSON object' : `${bad} must be a KERNEL_* name with a string value`}` });
+        return z.NEVER;
+      }
+      return Object.fromEntries(entries as [string, string][]);
+    }),
   /** minutes a kernel may stay idle before it is shut down (restarted on the next run) */
   KERNEL_IDLE_MINUTES: z.coerce.number().positive().default(60),
   /** bubblewrap around the embedded gateway's kernels: auto (when it works), required, off */
@@ -45,7 +99,7 @@ export const EnvSchema = z.object({
   FILES_MAX_FILE_MB: z.coerce.number().positive().default(512),
   /** all files of one notebook's working directory together, in MiB */
   FILES_QUOTA_MB: z.coerce.number().positive().default(2048),
-  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR */
+  /** the instance admin's token; unset: one is made at first start and kept in DATA_DIR (with DATABASE_URL: in the database) */
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional()),
   /** extra host names this server answers to (comma-separated; `*`: any, behind a proxy that checks Host) */
   ALLOWED_HOSTS: commaList,
@@ -53,6 +107,15 @@ export const EnvSchema = z.object({
   ALLOWED_ORIGINS: commaList,
   /** the address people reach the app at (behind a proxy); its host and origin are allowed, links use it */
   PUBLIC_URL: optionalUrl,
+  /** PostgreSQL instead of SQLite (several instances share it); unset: SQLite in DATA_DIR */
+  DATABASE_URL: databaseUrl,
+  /** Redis relaying document updates and presence between several instances; unset: one instance */
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'REDIS_URL must look like redis://host:6379 (or rediss:// for TLS)')
+      .optional(),
+  ),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,

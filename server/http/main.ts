@@ -2,6 +2,7 @@
 import { readEnv, EnvError } from './env';
 import { consoleLogger, startServer } from './server';
 import { MissingBuildError } from './remix';
+import { StorageError } from '../storage/types';
 
 async function main() {
   let env;
@@ -18,6 +19,11 @@ async function main() {
   try {
     server = await startServer({ env, warmKernels: true });
   } catch (err) {
+    if (err instanceof StorageError) {
+      // PostgreSQL unreachable (after retrying), wrong password, no such database: say which, stop
+      console.error(`Storage unavailable: ${err.message}`);
+      process.exit(2);
+    }
     if (err instanceof MissingBuildError) {
       console.error(err.message);
       process.exit(2);
@@ -28,8 +34,9 @@ async function main() {
     }
     throw err;
   }
-  consoleLogger('info', `data in ${env.dataDir}`);
-  // as Jupyter does: the address that signs the admin in (the token is also in DATA_DIR/admin-token)
+  consoleLogger('info', env.DATABASE_URL ? `notebooks in PostgreSQL, kernels' files in ${env.dataDir}` : `data in ${env.dataDir}`);
+  // as Jupyter does: the address that signs the admin in (the token is also in DATA_DIR/admin-token,
+  // or with DATABASE_URL in the database's settings table)
   const local = ['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(env.HOST) ? `http://localhost:${server.port}` : server.url;
   const base = (env.PUBLIC_URL ?? local).replace(/\/+$/, '');
   console.log(`sign in as the admin: ${base}/?token=${encodeURIComponent(server.adminToken)}`);

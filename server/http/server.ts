@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { AppServices } from '../../common/app-context';
-import { openSqliteStorage } from '../storage/sqlite';
+import { openStorage } from '../storage/open';
+import { RedisRelay } from '../sync/relay';
 import type { Storage } from '../storage/types';
 import { RoomManager } from '../sync/rooms';
 import { createSyncServer } from '../sync/ws-server';
@@ -14,14 +15,16 @@ import { resetInterruptedWork } from '../notebook/recover';
 import { KernelService } from '../kernel/kernel-service';
 import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
+import { suggestionsFor } from '../ai/offline-demo';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
-import { AccessService, loadAdminToken } from '../access/access';
+import { AccessService, resolveAdminToken } from '../access/access';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from '../access/rate-limit';
 import { CloseCode } from '../sync/close-codes';
 import { createLinksApi } from './links-api';
 import { apiGuard, credentialsOf, hostGuard, pageGuard, RequestGuard, securityHeaders } from './security';
 import { createIpynbApi } from './ipynb-api';
+import { createNotebooksApi } from './notebooks-api';
 import { createFilesApi } from './files-api';
 import { FilesService } from '../notebook/files';
 import { MiB, type FileLimits } from '../kernel/kernel-files';
@@ -81,12 +84,33 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { env } = opts;
   const log = opts.log ?? consoleLogger;
-  const storage = opts.storage ?? openSqliteStorage(env.dataDir);
-  const admin = loadAdminToken(env.dataDir, env.ADMIN_TOKEN);
+  // DATABASE_URL: PostgreSQL (migrated here; an unreachable one is retried for a while, then throws
+  // StorageError 'IO' naming the host); else SQLite in DATA_DIR
+  const storage = opts.storage ?? (await openStorage({ dataDir: env.dataDir, databaseUrl: env.DATABASE_URL, log }));
+  let admin: Awaited<ReturnType<typeof resolveAdminToken>>;
+  try {
+    admin = await resolveAdminToken(storage, env.dataDir, env.ADMIN_TOKEN);
+  } catch (err) {
+    if (!opts.storage) await storage.close();
+    throw err;
+  }
   const access = new AccessService(storage, admin.token);
   const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
   const guard = new RequestGuard({ bindHost: env.HOST, publicUrl: env.PUBLIC_URL, allowedHosts: env.ALLOWED_HOSTS, allowedOrigins: env.ALLOWED_ORIGINS });
-  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: resetInterruptedWork });
+  // REDIS_URL: several instances serve the same notebooks; updates and presence are relayed
+  let relay: RedisRelay | null = null;
+  if (env.REDIS_URL) {
+    try {
+      relay = await RedisRelay.connect(env.REDIS_URL, log);
+    } catch (err) {
+      if (!opts.storage) await storage.close();
+      throw err;
+    }
+    log('info', `relay: instance ${relay.instanceId} on Redis`);
+  }
+  // A room loaded here has nothing running here. With one instance, whatever the document still
+  // shows as running was cut short by a restart; with several, another instance may be running it.
+  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: relay ? undefined : resetInterruptedWork, relay: relay ?? undefined });
   const notebooks = new NotebookService(storage);
   const createKernels =
     opts.createKernels ??
@@ -96,6 +120,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         gatewayToken: env.KERNEL_GATEWAY_TOKEN,
         workRoot: path.join(env.dataDir, 'kernels'),
         idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
+        remoteKernel: { kernelName: env.KERNEL_SPEC, username: env.KERNEL_USERNAME, workDirRoot: env.KERNEL_WORKDIR_ROOT, startEnv: env.KERNEL_START_ENV },
         sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP },
         log: (m) => log('info', `kernel: ${m}`),
       }));
@@ -121,7 +146,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return { id: rec.id, token: rec.ownerToken };
     },
     getNotebook: (id) => notebooks.get(id),
-    modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null }),
+    modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null, suggestions: suggestionsFor(model) }),
     kernelSandbox: async () => {
       try {
         const state = (await execution.kernels).sandbox;
@@ -143,6 +168,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.use('/api', createFilesApi({ notebooks, files }));
   // before the JSON API too: the import reads its raw body with its own limit
   app.use('/api', createIpynbApi({ notebooks, rooms }));
+  app.use('/api', createNotebooksApi({ notebooks, rooms }));
   const beforeDelete = async (id: string) => {
     await ai.stopNotebook(id);
     await execution.forget(id);
@@ -218,6 +244,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           server.closeAllConnections();
         });
         await rooms.closeAll();
+        await relay?.close();
         await remix?.close();
         await storage.close();
       })();

@@ -30,9 +30,12 @@ export function notebookWorkDir(workRoot: string, notebookId: string): string {
   return dir;
 }
 
-/** Working directory on an external gateway's host, relative to the directory kernels start in. */
-export function remoteNotebookWorkDir(notebookId: string): string {
-  return `notebooks/${notebookDirName(notebookId)}`;
+/**
+ * Working directory on an external gateway's host: under `root` (an absolute path of that host)
+ * when given, else relative to the directory the gateway starts kernels in.
+ */
+export function remoteNotebookWorkDir(notebookId: string, root?: string): string {
+  return root ? path.posix.join(root, notebookDirName(notebookId)) : `notebooks/${notebookDirName(notebookId)}`;
 }
 
 export interface KernelEnvOptions {
@@ -40,6 +43,10 @@ export interface KernelEnvOptions {
   venvBin?: string;
   /** true when the gateway shares our machine (embedded): host paths such as HOME make sense. */
   isLocal: boolean;
+  /** KERNEL_USERNAME (Enterprise Gateway runs the kernel as, or labels it with, this user) */
+  username?: string;
+  /** extra KERNEL_* variables (Enterprise Gateway's kernel start options); never secrets of ours */
+  extra?: Record<string, string>;
 }
 
 /**
@@ -52,7 +59,8 @@ export function kernelEnv(workDir: string, opts: KernelEnvOptions): Record<strin
     LANG: 'C.UTF-8',
     LC_ALL: 'C.UTF-8',
     PYTHONUNBUFFERED: '1',
-    KERNEL_USERNAME: 'ynotebook',
+    ...opts.extra,
+    KERNEL_USERNAME: opts.username ?? 'ynotebook',
   };
   // Enterprise Gateway's convention for the kernel's working directory (ignored by Kernel Gateway);
   // only a path of the kernel's own host makes sense there.

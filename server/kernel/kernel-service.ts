@@ -98,7 +98,8 @@ export class KernelService {
     if (!k) {
       // An external gateway's disk is not ours: there the directory is relative to where the
       // gateway starts kernels (its own root), never a path of this server's DATA_DIR.
-      const workDir = this.embedded ? notebookWorkDir(this.opts.workRoot, notebookId) : remoteNotebookWorkDir(notebookId);
+      const remote = this.opts.remoteKernel ?? {};
+      const workDir = this.embedded ? notebookWorkDir(this.opts.workRoot, notebookId) : remoteNotebookWorkDir(notebookId, remote.workDirRoot);
       if (this.embedded) mkdirSync(workDir, { recursive: true });
       const venvBin = venvBinDir(this.opts.pythonDir);
       const isLocal = this.embedded !== null;
@@ -107,7 +108,9 @@ export class KernelService {
         workDir,
         endpoint: () => this.endpoint,
         settings: () => this.settings,
-        kernelEnv: (dir) => kernelEnv(dir, { venvBin: isLocal ? venvBin : undefined, isLocal }),
+        kernelEnv: (dir) =>
+          kernelEnv(dir, isLocal ? { venvBin, isLocal } : { isLocal, username: remote.username, extra: remote.startEnv }),
+        kernelName: isLocal ? undefined : remote.kernelName,
         startBlocker: this.sandboxState?.isRefusing
           ? () => new KernelError('SANDBOX_UNAVAILABLE', `Kernels are not started: ${this.sandboxState!.reason}.`)
           : undefined,

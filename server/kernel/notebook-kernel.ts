@@ -50,6 +50,8 @@ export interface NotebookKernelDeps {
   endpoint: () => GatewayEndpoint;
   settings: () => ServerConnection.ISettings;
   kernelEnv: (workDir: string) => Record<string, string>;
+  /** kernelspec to start (external gateways); unset: the gateway's default */
+  kernelName?: string;
   /** when set and it returns an error, no kernel is started (KERNEL_SANDBOX=required without bubblewrap) */
   startBlocker?: () => KernelError | null;
   idleCullMs: number;
@@ -265,7 +267,7 @@ export class NotebookKernelImpl implements NotebookKernel {
     let model: Kernel.IModel;
     try {
       // `env` is always sent: without it Kernel Gateway hands the kernel its whole environment.
-      const body = { env: this.deps.kernelEnv(this.workDir) } as unknown as Kernel.IKernelOptions;
+      const body = { ...(this.deps.kernelName ? { name: this.deps.kernelName } : {}), env: this.deps.kernelEnv(this.workDir) } as unknown as Kernel.IKernelOptions;
       model = await KernelAPI.startNew(body, this.deps.settings());
     } catch (err) {
       return fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));

@@ -33,6 +33,17 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
 }
 
+export interface RemoteKernelOptions {
+  /** kernelspec name (KERNEL_SPEC); unset: the gateway's default */
+  kernelName?: string;
+  /** KERNEL_USERNAME sent with every start (default `ynotebook`) */
+  username?: string;
+  /** absolute directory on the gateway's host (KERNEL_WORKDIR_ROOT); unset: `notebooks/` under where it starts kernels */
+  workDirRoot?: string;
+  /** extra KERNEL_* variables for the start request (KERNEL_START_ENV) */
+  startEnv?: Record<string, string>;
+}
+
 export interface KernelServiceOptions {
   /** External gateway (KERNEL_GATEWAY_URL). Unset: an embedded gateway is started from `pythonDir`. */
   gatewayUrl?: string;
@@ -47,6 +58,13 @@ export interface KernelServiceOptions {
    * its host pid keep working; the server passes KERNEL_SANDBOX (default `auto`).
    */
   sandbox?: KernelSandboxOptions;
+  /**
+   * Kernel start options for an external gateway (Enterprise Gateway needs some of them): the
+   * kernelspec to start, KERNEL_USERNAME, the directory on the gateway's side under which each
+   * notebook's working directory lives (sent as KERNEL_WORKING_DIR), and extra KERNEL_* variables
+   * (e.g. KERNEL_NAMESPACE, KERNEL_IMAGE). Ignored by the embedded gateway.
+   */
+  remoteKernel?: RemoteKernelOptions;
   /** Folder holding requirements.txt, gateway_config.py and .venv. Default `kernel-gateway/`. */
   pythonDir?: string;
   log?: (msg: string) => void;

@@ -27,6 +27,13 @@ export class NotebookService {
     return { ...rec, ownerToken };
   }
 
+  /**
+   * Brings the record's title up to the document's after a rename. The room touches the record
+   * after every stored update too, without waiting; this makes the list current once a rename answers.
+   */
+  async recordTitle(id: string, title: string): Promise<void> {
+    await this.storage.touchNotebook(id, { title: cleanTitle(title), updatedAt: Date.now() });
+  }
 
   /** Removes the record, its document and its grants (the callers stop its room and kernel first). */
   async delete(id: string): Promise<boolean> {

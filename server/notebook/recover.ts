@@ -13,7 +13,9 @@ export function resetInterruptedWork(doc: Y.Doc): number {
   doc.transact(() => {
     for (const cell of cellsOf(doc).toArray()) {
       const st = executionState(cell);
-      if (st && st.state !== 'idle') {
+      // jupyter_ydoc / nbmodel-client write a plain string ('idle', 'busy'); ours is an object
+      const state = typeof st === 'string' ? (st as string) : st?.state;
+      if (st && state !== 'idle') {
         cell.set('execution_state', { state: 'idle', since: Date.now() } satisfies ExecutionState);
         fixed++;
       }

@@ -1,5 +1,5 @@
-// One storage interface for notebooks and their Yjs updates. SQLite implements it today; the
-// interface is async so PostgreSQL (several server instances) can take its place unchanged.
+// One storage interface for notebooks and their Yjs updates. SQLite implements it (the default);
+// PostgreSQL does too (DATABASE_URL, several server instances: docs/decisions/0019-postgres-storage.md).
 
 export interface NotebookRecord {
   id: string;
@@ -55,6 +55,12 @@ export interface Storage {
   listGrants(notebookId: string): Promise<GrantRecord[]>;
   /** true when a grant of that notebook was deleted */
   deleteGrant(notebookId: string, grantId: string): Promise<boolean>;
+  /**
+   * Optional: a value shared by every instance on this storage, made by `make` the first time
+   * (whoever stores first wins). PostgreSQL implements it for the admin token; without it the
+   * token is kept in DATA_DIR.
+   */
+  ensureSetting?(key: string, make: () => string): Promise<{ value: string; isCreated: boolean }>;
   close(): Promise<void>;
 }
 

@@ -25,6 +25,11 @@ export const STORE_RETRY_MS = 2000;
 
 /** Origin of transactions that replay stored updates: they are not stored again. */
 export const ORIGIN_STORAGE = Symbol('storage');
+/**
+ * Origin of updates and awareness changes another server instance stored or received (the relay,
+ * REDIS_URL): applied and sent to this instance's clients, never stored or published again.
+ */
+export const ORIGIN_RELAY = Symbol('relay');
 /** Origin of the server's own writes (kernel outputs, AI code). */
 export const ORIGIN_SERVER = 'server';
 /** Origin of client updates tried on the probe document before they reach the real one. */
@@ -44,6 +49,9 @@ export class MalformedMessageError extends Error {
 }
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+/** Where a room publishes what other instances must apply (server/sync/relay.ts). */
+export type RoomPublish = (kind: 'update' | 'awareness', data: Uint8Array) => void;
 
 export class DocRoom {
   readonly doc = new Y.Doc({ gc: true });
@@ -76,18 +84,28 @@ export class DocRoom {
   private lastPendingBytes = 0;
   /** connections closed by the room: what they still send is ignored */
   private refused = new WeakSet<SyncConnection>();
+  /** set when other instances may hold this notebook too (REDIS_URL) */
+  private readonly publish: RoomPublish | null;
 
   constructor(
     readonly id: string,
     private storage: Storage,
     private log: Log,
-    opts: { title?: string; onLoad?: (doc: Y.Doc) => void; limits?: Partial<SyncLimits> } = {},
+    opts: {
+      title?: string;
+      onLoad?: (doc: Y.Doc) => void;
+      limits?: Partial<SyncLimits>;
+      publish?: RoomPublish;
+      /** awaited before the stored document is read (the relay subscribes there, so nothing published meanwhile is missed) */
+      beforeLoad?: () => Promise<void>;
+    } = {},
   ) {
     this.limits = { ...DEFAULT_SYNC_LIMITS, ...opts.limits };
+    this.publish = opts.publish ?? null;
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     // the server is a peer without a presence of its own
     this.awareness.setLocalState(null);
-    this.ready = this.load(opts.title, opts.onLoad);
+    this.ready = (opts.beforeLoad ? opts.beforeLoad() : Promise.resolve()).then(() => this.load(opts.title, opts.onLoad));
     this.awareness.on('update', this.onAwarenessUpdate);
   }
 
@@ -146,6 +164,12 @@ export class DocRoom {
   private onDocUpdate = (update: Uint8Array, origin: unknown) => {
     if (origin === ORIGIN_STORAGE) return;
     this.docBytes += update.byteLength;
+    if (origin === ORIGIN_RELAY) {
+      // stored by the instance that received it: only this instance's clients still need it
+      Y.applyUpdate(this.probe, update, origin);
+      this.broadcastUpdate(update, origin);
+      return;
+    }
     // the server's own writes reach the probe here; client updates are there already
     if (!this.applyingProbed) Y.applyUpdate(this.probe, update, origin);
     // store first, broadcast after: nobody sees an update that is not on disk
@@ -173,6 +197,8 @@ export class DocRoom {
   private afterStored(update: Uint8Array, origin: unknown) {
     this.updatesSinceCompact++;
     this.broadcastUpdate(update, origin);
+    // on disk first, then to the other instances (they do not store it again)
+    this.publish?.('update', update);
     const title = getTitle(this.doc);
     const patch = title !== this.lastTitle ? { title, updatedAt: Date.now() } : { updatedAt: Date.now() };
     this.lastTitle = title;
@@ -210,14 +236,47 @@ export class DocRoom {
   async compact(): Promise<void> {
     if (this.isDeleted) return;
     if (this.unsaved.length) return;
-    const snapshot = encodeStateWithoutPending(this.doc);
     try {
-      await this.storage.compact(this.id, snapshot, this.lastSeq);
+      // Shared with other instances, the log holds updates this copy may not have received yet:
+      // the snapshot is made from what is stored, so compaction never drops one of them.
+      const { snapshot, upToSeq } = this.publish ? await this.snapshotFromStorage() : { snapshot: encodeStateWithoutPending(this.doc), upToSeq: this.lastSeq };
+      await this.storage.compact(this.id, snapshot, upToSeq);
       this.updatesSinceCompact = 0;
       this.docBytes = snapshot.byteLength;
     } catch (err) {
       this.log('warn', `compaction of ${this.id} failed (the update log is intact): ${(err as Error).message}`);
     }
+  }
+
+  private async snapshotFromStorage(): Promise<{ snapshot: Uint8Array; upToSeq: number }> {
+    const stored = await this.storage.loadUpdates(this.id);
+    const d = new Y.Doc({ gc: true });
+    try {
+      if (stored.snapshot) Y.applyUpdate(d, stored.snapshot);
+      for (const u of stored.updates) Y.applyUpdate(d, u);
+      return { snapshot: encodeStateWithoutPending(d), upToSeq: stored.lastSeq };
+    } finally {
+      d.destroy();
+    }
+  }
+
+  /** An update or awareness change that another instance published for this notebook. */
+  applyRelayed(kind: 'update' | 'awareness', data: Uint8Array): void {
+    if (this.closed || this.isDeleted) return;
+    if (kind === 'update') Y.applyUpdate(this.doc, data, ORIGIN_RELAY);
+    else awarenessProtocol.applyAwarenessUpdate(this.awareness, data, ORIGIN_RELAY);
+  }
+
+  /**
+   * Re-reads the notebook from storage and applies what this copy lacks (sent to this instance's
+   * clients, not stored again): after the relay dropped messages, or when joining late.
+   */
+  async catchUp(): Promise<void> {
+    if (this.closed || this.isDeleted) return;
+    const stored = await this.storage.loadUpdates(this.id);
+    if (this.closed || this.isDeleted) return;
+    const all = [...(stored.snapshot ? [stored.snapshot] : []), ...stored.updates];
+    if (all.length) Y.applyUpdate(this.doc, Y.mergeUpdates(all), ORIGIN_RELAY);
   }
 
   private broadcastUpdate(update: Uint8Array, origin: unknown) {
@@ -246,6 +305,11 @@ export class DocRoom {
     encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
     const message = encoding.toUint8Array(encoder);
     for (const conn of this.conns.keys()) safeSend(conn, message);
+    // this instance's own clients (and their departures) reach the other instances; timeouts
+    // happen on every instance by themselves
+    if (this.publish && origin !== ORIGIN_RELAY && (controlled || origin === null)) {
+      this.publish('awareness', awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
+    }
   };
 
   /** Adds a connection once the document is loaded: sends sync step 1 and the current awareness. */

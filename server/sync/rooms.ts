@@ -1,6 +1,7 @@
 // Loads, shares and unloads DocRooms. A room is loaded once per notebook, however many clients
 // and server-side jobs use it, and unloaded some time after the last of them leaves.
 import type { Storage } from '../storage/types';
+import type { Relay, RelayMessage } from './relay';
 import { DocRoom } from './room';
 
 /** Unload a document this long after its last client leaves and no job holds it. */
@@ -11,12 +12,55 @@ type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
 export class RoomManager {
   private rooms = new Map<string, DocRoom>();
   private unloadTimers = new Map<string, NodeJS.Timeout>();
+  /** the relay subscription of each loaded room (REDIS_URL) */
+  private unsubscribes = new Map<DocRoom, () => Promise<void>>();
 
   constructor(
     private storage: Storage,
     private log: Log,
-    private opts: { unloadAfterMs?: number; onLoad?: (doc: import('yjs').Doc) => void } = {},
-  ) {}
+    private opts: { unloadAfterMs?: number; onLoad?: (doc: import('yjs').Doc) => void; relay?: Relay } = {},
+  ) {
+    // messages published while the relay was away are lost: catch up from storage
+    opts.relay?.onResubscribed(() => {
+      for (const room of this.rooms.values()) {
+        room.ready.then(() => room.catchUp()).catch((err) => this.log('warn', `catching up ${room.id}: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  /**
+   * A new room; with a relay, subscribed to the notebook's channel before its stored state is read,
+   * and what arrives before it is loaded is applied right after.
+   */
+  private makeRoom(id: string, title: string): DocRoom {
+    const relay = this.opts.relay;
+    if (!relay) return new DocRoom(id, this.storage, this.log, { title, onLoad: this.opts.onLoad });
+    const early: RelayMessage[] = [];
+    let isLive = false;
+    const room: DocRoom = new DocRoom(id, this.storage, this.log, {
+      title,
+      onLoad: this.opts.onLoad,
+      publish: (kind, data) => relay.publish(id, kind, data),
+      beforeLoad: async () => {
+        const unsubscribe = await relay.subscribe(id, (m) => (isLive ? room.applyRelayed(m.kind, m.data) : early.push(m)));
+        this.unsubscribes.set(room, unsubscribe);
+      },
+    });
+    room.ready.then(
+      () => {
+        isLive = true;
+        for (const m of early.splice(0)) room.applyRelayed(m.kind, m.data);
+      },
+      () => this.unsubscribe(room),
+    );
+    return room;
+  }
+
+  private unsubscribe(room: DocRoom): void {
+    const unsubscribe = this.unsubscribes.get(room);
+    this.unsubscribes.delete(room);
+    unsubscribe?.().catch((err) => this.log('warn', `relay unsubscribe ${room.id}: ${(err as Error).message}`));
+  }
 
   /** The loaded room of a notebook; loads it from storage first if needed. Null for unknown ids. */
   async get(id: string): Promise<DocRoom | null> {
@@ -26,7 +70,7 @@ export class RoomManager {
       if (!rec) return null;
       room = this.rooms.get(id);
       if (!room) {
-        room = new DocRoom(id, this.storage, this.log, { title: rec.title, onLoad: this.opts.onLoad });
+        room = this.makeRoom(id, rec.title);
         this.rooms.set(id, room);
         room.ready.catch((err) => {
           this.log('error', `could not load notebook ${id}: ${(err as Error).message}`);
@@ -71,6 +115,7 @@ export class RoomManager {
         return;
       }
       this.rooms.delete(id);
+      this.unsubscribe(room);
       room.destroy().catch((err) => this.log('warn', `unloading ${id}: ${(err as Error).message}`));
     }, this.opts.unloadAfterMs ?? UNLOAD_AFTER_MS);
     timer.unref?.();
@@ -91,6 +136,7 @@ export class RoomManager {
     const room = this.rooms.get(id);
     if (!room) return;
     this.rooms.delete(id);
+    this.unsubscribe(room);
     room.markDeleted();
     await room.destroy().catch((err) => this.log('warn', `evicting ${id}: ${(err as Error).message}`));
   }
@@ -100,6 +146,7 @@ export class RoomManager {
     this.unloadTimers.clear();
     const rooms = [...this.rooms.values()];
     this.rooms.clear();
+    for (const room of rooms) this.unsubscribe(room);
     await Promise.all(rooms.map((r) => r.destroy().catch(() => undefined)));
   }
 }

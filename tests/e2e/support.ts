@@ -239,11 +239,11 @@ export interface ModelApp {
  * (`apiKey` is the key the server holds, which must never reach a browser), and a browser; all
  * closed after the file. Call at the top level; use the getter inside hooks and tests.
  */
-export function useModelApp(opts: { model: string; apiKey: string }): () => ModelApp {
+export function useModelApp(opts: { model: string; apiKey: string; extraEnv?: Record<string, string> }): () => ModelApp {
   let current: ModelApp | null = null;
   beforeAll(async () => {
     const fake = await startFakeOpenAI({ model: opts.model });
-    const server = await startServerProcess({ extraEnv: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: opts.apiKey, OPENAI_MODEL: opts.model } });
+    const server = await startServerProcess({ extraEnv: { ...opts.extraEnv, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: opts.apiKey, OPENAI_MODEL: opts.model } });
     current = { fake, server, browser: await launchBrowser() };
   });
   afterAll(async () => {

@@ -161,7 +161,8 @@ describe('AI cells', () => {
   it('two generations in two cells at once both finish', async () => {
     const { id, b, ids } = await setup(['', '']);
     fake.respond((body) => {
-      const last = JSON.stringify(body.messages[body.messages.length - 1]);
+      // the request itself: the context also shows the other cell's request ("say alpha")
+      const last = JSON.stringify(body.messages[body.messages.length - 1]).split('## Request').pop()!;
       const tag = last.includes('alpha') ? 'alpha' : 'beta';
       if (body.messages.length > 2) return { content: `Printed ${tag}.` };
       return { toolCall: { name: 'run_python', arguments: { code: `print("${tag}")` } }, delayMs: 20 };

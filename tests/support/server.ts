@@ -18,11 +18,12 @@ export function tempDir(prefix = 'ynb-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startTestServer(opts: { dataDir?: string; unloadAfterMs?: number; storage?: import('../../server/storage/types').Storage } = {}): Promise<TestServer> {
+/** `env`: more variables (e.g. DATABASE_URL), or ADMIN_TOKEN: '' to let the server make its own. */
+export async function startTestServer(opts: { dataDir?: string; unloadAfterMs?: number; storage?: import('../../server/storage/types').Storage; env?: Record<string, string> } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const logs: string[] = [];
   const log: Logger = (level, msg) => logs.push(`${level}: ${msg}`);
-  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...opts.env });
   const server = await startServer({ env, withUi: false, log, unloadAfterMs: opts.unloadAfterMs, storage: opts.storage });
   return { ...server, dataDir, wsUrl: server.url.replace(/^http/, 'ws') + '/sync', logs };
 }

@@ -19,6 +19,9 @@ const PATHS = {
   eye: 'M1.5 8S4 3.5 8 3.5 14.5 8 14.5 8 12 12.5 8 12.5 1.5 8 1.5 8zM8 10a2 2 0 100-4 2 2 0 000 4z',
   warning: 'M8 2l6.5 11.5h-13zM8 6.5v3.2M8 11.7v.1',
   copy: 'M5.5 5.5h8v8h-8zM10.5 5.5v-3h-8v8h3',
+  pencil: 'M10.5 2.5l3 3-8 8h-3v-3zM8.5 4.5l3 3',
+  search: 'M7 12a5 5 0 100-10 5 5 0 000 10zM10.6 10.6L14 14',
+  paperclip: 'M13.2 7.6l-5.3 5.3a3.3 3.3 0 01-4.7-4.7l5.6-5.6a2.2 2.2 0 013.1 3.1L6.3 11.3a1.1 1.1 0 01-1.6-1.6l5-5',
 } as const;
 
 export type IconName = keyof typeof PATHS;

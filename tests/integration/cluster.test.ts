@@ -1,0 +1,173 @@
+// Several instances on one machine, the way docker-compose.cluster.yml runs them: two server
+// processes on two ports sharing a real PostgreSQL (storage) and a real Redis (the relay), each
+// with its own DATA_DIR. Clients on different instances edit one notebook and converge; presence
+// crosses instances; a kill -9 of both loses nothing any client received.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { cellsOf, cellSource, insertCell, notebookToJSON } from '../../common/notebook/model';
+import { usePostgres } from '../support/postgres';
+import { startRedis, type TestRedis } from '../support/redis';
+import { createNotebook, tempDir } from '../support/server';
+import { connectClient, waitFor, type YClient } from '../support/yclient';
+
+const postgres = usePostgres();
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 600_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Instance {
+  url: string;
+  wsUrl: string;
+  proc: ChildProcess;
+}
+
+/** One server process (kill -9 works on it), on PostgreSQL and Redis, with a DATA_DIR of its own. */
+function startInstance(databaseUrl: string, port = 0): Promise<Instance> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'tests/support/sync-server-process.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redis.url, DATA_DIR: tempDir(), PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve({ url: m[1], wsUrl: m[1].replace(/^http/, 'ws') + '/sync', proc });
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+}
+
+function client(inst: Instance, id: string): YClient {
+  const c = connectClient(inst.wsUrl, id);
+  cleanups.push(() => c.destroy());
+  return c;
+}
+
+const json = (c: YClient) => JSON.stringify(notebookToJSON(c.doc));
+const allText = (c: YClient) =>
+  cellsOf(c.doc)
+    .toArray()
+    .map((cell) => cellSource(cell).toString())
+    .join('\n');
+
+/** A small seeded random generator: a failing run can be replayed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('two instances on PostgreSQL and Redis', () => {
+  it('clients on both edit one notebook at random, with disconnects, and converge; a fresh client on either sees every edit once', async () => {
+    const databaseUrl = await postgres().createDatabase('cluster');
+    const [a, b] = await Promise.all([startInstance(databaseUrl), startInstance(databaseUrl)]);
+    const id = await createNotebook(a.url);
+    const clients = [client(a, id), client(a, id), client(b, id), client(b, id)];
+    await Promise.all(clients.map((c) => c.synced));
+
+    const random = rng(20261125);
+    let marker = 0;
+    const markers: string[] = [];
+    for (let step = 0; step < 240; step++) {
+      const c = clients[Math.floor(random() * clients.length)];
+      const roll = random();
+      if (roll < 0.05 && c.provider.wsconnected) {
+        // offline for a while: its edits wait and are sent when it reconnects
+        c.provider.disconnect();
+        setTimeout(() => c.provider.connect(), 30 + Math.floor(random() * 120));
+      } else if (roll < 0.15) {
+        const m = `<cell${marker++}>`;
+        markers.push(m);
+        insertCell(c.doc, Math.floor(random() * (cellsOf(c.doc).length + 1)), { source: m });
+      } else {
+        const cells = cellsOf(c.doc);
+        if (cells.length === 0) continue;
+        const text = cellSource(cells.get(Math.floor(random() * cells.length)));
+        const m = `<${marker++}>`;
+        markers.push(m);
+        // between markers (never inside one), so each stays readable whatever lands beside it
+        const s = text.toString();
+        const bounds = [0, ...[...s.matchAll(/>/g)].map((x) => x.index! + 1)];
+        text.insert(bounds[Math.floor(random() * bounds.length)], m);
+      }
+      if (step % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => clients.every((c) => c.provider.wsconnected), { what: 'every client to reconnect' });
+    await waitFor(() => clients.every((c) => json(c) === json(clients[0])), { what: 'the clients of both instances to converge', timeoutMs: 20_000 });
+
+    for (const inst of [a, b]) {
+      const fresh = client(inst, id);
+      await fresh.synced;
+      await waitFor(() => json(fresh) === json(clients[0]), { what: `a fresh client on ${inst.url} to see everything` });
+      const seen = allText(fresh).match(/<(cell)?\d+>/g) ?? [];
+      expect(seen.sort()).toEqual([...markers].sort());
+    }
+  });
+
+  it("presence crosses instances: a client on A sees B's person and their cursor, and sees them leave", async () => {
+    const databaseUrl = await postgres().createDatabase('presence');
+    const [a, b] = await Promise.all([startInstance(databaseUrl), startInstance(databaseUrl)]);
+    const id = await createNotebook(a.url);
+    const onA = client(a, id);
+    const onB = client(b, id);
+    await Promise.all([onA.synced, onB.synced]);
+    onB.provider.awareness.setLocalState({ user: { name: 'Bob', color: '#3366ff' }, cell: 'x' });
+    const seen = await waitFor(() => [...onA.provider.awareness.getStates().values()].find((s) => s.user?.name === 'Bob'), { what: "Bob's presence on A" });
+    expect(seen.cell).toBe('x');
+    onB.destroy();
+    await waitFor(() => ![...onA.provider.awareness.getStates().values()].some((s) => s.user?.name === 'Bob'), { what: 'Bob to leave on A' });
+  });
+
+  it('kill -9 of both instances mid-edit: after a restart every update any client received is there, once', async () => {
+    const databaseUrl = await postgres().createDatabase('killboth');
+    const [a, b] = await Promise.all([startInstance(databaseUrl), startInstance(databaseUrl)]);
+    const id = await createNotebook(a.url);
+    const writers = [client(a, id), client(b, id)];
+    const observers = [client(a, id), client(b, id)];
+    await Promise.all([...writers, ...observers].map((c) => c.synced));
+    let n = 0;
+    const typing = setInterval(() => {
+      writers.forEach((w, i) => {
+        const text = cellSource(cellsOf(w.doc).get(0));
+        text.insert(text.length, `<${i}:${n}>`);
+      });
+      n++;
+    }, 5);
+    await waitFor(() => observers.every((o) => allText(o).length > 300), { what: 'edits to flow through both instances' });
+    a.proc.kill('SIGKILL');
+    b.proc.kill('SIGKILL');
+    await Promise.all([a, b].map((i) => new Promise((r) => (i.proc.exitCode !== null || i.proc.signalCode !== null ? r(null) : i.proc.once('exit', r)))));
+    clearInterval(typing);
+    // what the observers had received: each instance broadcast only what was committed
+    const received = observers.map((o) => Y.decodeStateVector(Y.encodeStateVector(o.doc)));
+    const receivedMarkers = new Set(observers.flatMap((o) => allText(o).match(/<\d:\d+>/g) ?? []));
+
+    const [a2] = await Promise.all([startInstance(databaseUrl, Number(new URL(a.url).port)), startInstance(databaseUrl, Number(new URL(b.url).port))]);
+    const fresh = client(a2, id);
+    await fresh.synced;
+    const freshSv = Y.decodeStateVector(Y.encodeStateVector(fresh.doc));
+    for (const sv of received) {
+      for (const [clientId, clock] of sv) expect(freshSv.get(clientId) ?? 0, `updates of client ${clientId}`).toBeGreaterThanOrEqual(clock);
+    }
+    const restored = allText(fresh);
+    for (const m of receivedMarkers) expect(restored).toContain(m);
+    // the writers reconnect and send what the servers lack; then everything is there exactly once
+    await waitFor(() => [...writers, ...observers].every((c) => json(c) === json(fresh)), { what: 'clients to resync after the restart', timeoutMs: 30_000 });
+    const all = allText(fresh).match(/<\d:\d+>/g)!;
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.length).toBe(2 * n);
+  });
+});
