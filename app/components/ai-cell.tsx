@@ -10,6 +10,7 @@ import { useYMapValue } from '~/notebook/use-cells';
 import { mapOffset } from '~/notebook/caret';
 import { NO_MODEL_TITLE } from './ask-bar';
 import { renderMarkdown } from './markdown-view';
+import { useMathReady } from './rich-text';
 import { fileApiUrl } from '../../common/files/paths';
 import { baseName } from '~/notebook/files-client';
 import { Icon } from './ui/icons';
@@ -263,7 +264,8 @@ export const AiAnswer = memo(function AiAnswer({ cell }: { cell: YCell }) {
   const { notebookId } = useNotebook();
   const ai = useYMapValue<AiInfo>(cell, 'ai');
   const answer = ai?.answer;
-  const html = useMemo(() => (answer ? renderMarkdown(answer, notebookId) : ''), [answer, notebookId]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => (answer ? renderMarkdown(answer, notebookId) : ''), [answer, notebookId, isMathReady]);
   if (!answer) return null;
   return (
     <div className="ai-answer" data-testid="ai-answer">

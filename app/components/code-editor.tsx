@@ -5,6 +5,7 @@ import type * as Y from 'yjs';
 import type { CellType } from '../../common/notebook/types';
 import { useNotebook, type CaretTarget } from '~/notebook/notebook-context';
 import { attachKernelHelp } from '~/notebook/kernel-help';
+import { useTheme, type Theme } from '~/notebook/use-theme';
 import { StaticSource } from './static-source';
 
 type MonacoModule = typeof import('~/notebook/monaco.client');
@@ -29,6 +30,8 @@ export function loadMonaco(): Promise<MonacoModule> {
 }
 
 const LANGUAGE: Record<CellType, string> = { code: 'python', markdown: 'markdown', raw: 'plaintext' };
+/** Monaco's built-in themes; static-source.tsx's colours (theme.css) match them. */
+const MONACO_THEME: Record<Theme, string> = { light: 'vs', dark: 'vs-dark' };
 
 const AI_WRITING_MESSAGE = 'The AI is writing this cell; it is editable again when it finishes.';
 
@@ -59,6 +62,9 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
   readOnlyMessageRef.current = readOnlyMessage;
   const canEditRef = useRef(canEdit);
   canEditRef.current = canEdit;
+  const theme = useTheme();
+  const themeRef = useRef(theme);
+  themeRef.current = theme;
   // Walking through cells with J/K should not build and tear down an editor per keypress: a cell
   // selected in command mode gets its editor once the selection rests; in edit mode, at once.
   const [isArmed, setIsArmed] = useState(isFocused);
@@ -86,7 +92,7 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
       container.style.height = `${heightForLines(model.getLineCount())}px`;
       const editor = monaco.editor.create(container, {
         model,
-        theme: 'vs',
+        theme: MONACO_THEME[themeRef.current],
         fontSize: EDITOR_FONT_SIZE,
         lineHeight: EDITOR_LINE_HEIGHT,
         fontFamily: EDITOR_FONT_FAMILY,
@@ -216,6 +222,12 @@ export function CodeEditor({ cellId, cellType, text, isFocused, isReadOnly = fal
   useEffect(() => {
     editorRef.current?.updateOptions({ readOnly: isReadOnly, domReadOnly: !canEdit, readOnlyMessage: { value: readOnlyMessage } });
   }, [isReady, isReadOnly, canEdit, readOnlyMessage]);
+
+  // Monaco has one theme for all its editors; the light/dark switch changes it in place
+  useEffect(() => {
+    if (!isReady) return;
+    void loadMonaco().then(({ monaco }) => monaco.editor.setTheme(MONACO_THEME[theme]));
+  }, [isReady, theme]);
 
   // focus follows the notebook's mode, and pending caret requests (a click on static text) land here
   useEffect(() => {

@@ -1,23 +1,17 @@
-import DOMPurify from 'dompurify';
-import { marked } from 'marked';
 import { memo, useMemo } from 'react';
 import type * as Y from 'yjs';
 import { useYText } from '~/notebook/use-cells';
 import { useNotebook } from '~/notebook/notebook-context';
-import { rewriteFileLinks } from './outputs/file-links';
+import { renderMarkdown, useMathReady } from './rich-text';
 
-/** Markdown as sanitized HTML; with a notebook id, relative links download its working directory's files. */
-export function renderMarkdown(source: string, notebookId: string | null = null): string {
-  const html = marked.parse(source, { async: false, gfm: true, breaks: false }) as string;
-  // links leave the notebook in a new tab; nothing a collaborator writes may run script here
-  return rewriteFileLinks(DOMPurify.sanitize(html, { ADD_ATTR: ['target'] }), notebookId);
-}
+export { renderMarkdown };
 
 /** A markdown cell when nobody is editing it here: rendered, double-click (or Enter) to edit. */
 export const MarkdownView = memo(function MarkdownView({ cellId, text }: { cellId: string; text: Y.Text }) {
   const { actions, notebookId } = useNotebook();
   const source = useYText(text);
-  const html = useMemo(() => renderMarkdown(source, notebookId), [source, notebookId]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => renderMarkdown(source, notebookId), [source, notebookId, isMathReady]);
   return (
     <div
       className="markdown-rendered"

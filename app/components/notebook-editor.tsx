@@ -58,6 +58,7 @@ import {
   ViewOnlyBadge,
   type Toast,
 } from './header-parts';
+import { ThemeToggle } from './theme-toggle';
 import { ShareDialog } from './share-dialog';
 import { Icon } from './ui/icons';
 
@@ -776,6 +777,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         <KernelStatusPill doc={doc} readOnlyReason={readOnlyReason} onRestart={(confirmed) => actions.restart({ confirmed })} />
         <ConnectionStatus state={connection} />
         <PresenceList peers={peers} onRename={() => setIsNaming(true)} />
+        <ThemeToggle />
         <HeaderMenu>
           <div className="nb-run-controls">
             <button type="button" className="hbtn" data-testid="run-all" title={readOnlyReason ?? 'Run all cells'} onClick={() => actions.runMany('all')} disabled={!doc || !canEdit}>

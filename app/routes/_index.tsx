@@ -4,6 +4,7 @@ import { Form, useLoaderData, useNavigation } from '@remix-run/react';
 import { cleanTitle } from '../../common/notebook/model';
 import { ImportNotebook } from '~/components/import-notebook';
 import { NotebookList } from '~/components/notebook-list';
+import { ThemeToggle } from '~/components/theme-toggle';
 
 export const meta: MetaFunction = () => [{ title: 'Notebooks' }];
 
@@ -65,6 +66,7 @@ function HomeHeader() {
         <span>Notebooks</span>
       </div>
       <p className="home-tagline">Collaborative Python notebooks on a shared kernel.</p>
+      <ThemeToggle />
     </header>
   );
 }

@@ -8,6 +8,7 @@
 // stops the click and asks the page, which checks the message came from this frame's window and
 // downloads the file itself. The frame never navigates the page and never gains its origin.
 import { memo, useContext, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { useTheme, type Theme } from '../../notebook/use-theme';
 import { FileLinksContext, fileLinkTarget } from './file-links';
 
 export const HEIGHT_MESSAGE = 'ynb-output-height';
@@ -41,6 +42,18 @@ tbody th { vertical-align: top; }
 tbody tr:nth-child(odd) { background: #f5f5f5; }
 tbody tr:hover { background: rgba(66, 165, 245, 0.2); }
 caption { caption-side: bottom; color: #57606a; padding: 4px 0; }
+`;
+
+// The dark theme (app/styles/theme.css): the frame is transparent over the dark cell, so its text
+// and tables turn light. Its color-scheme must match the <iframe> element's, or Chromium paints an
+// opaque backdrop behind it.
+const FRAME_DARK_CSS = `
+:root { color-scheme: dark; }
+body { color: #e6edf3; }
+a { color: #8b93ff; }
+thead { border-bottom-color: #e6edf3; }
+tbody tr:nth-child(odd) { background: rgba(255, 255, 255, 0.05); }
+caption { color: #9da7b3; }
 `;
 
 /**
@@ -93,9 +106,10 @@ function frameScript(id: string): string {
 }
 
 /** The whole document of the frame. The output's HTML goes in as is: the sandbox is the boundary. */
-export function buildSrcDoc(html: string, id: string): string {
+export function buildSrcDoc(html: string, id: string, theme: Theme = 'light'): string {
   const script = frameScript(id);
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_CSS}</style><script>${script}</script></head><body><div id="ynb-root">${html}</div></body></html>`;
+  const css = theme === 'dark' ? FRAME_CSS + FRAME_DARK_CSS : FRAME_CSS;
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank"><style>${css}</style><script>${script}</script></head><body><div id="ynb-root">${html}</div></body></html>`;
 }
 
 /**
@@ -121,7 +135,9 @@ export const HtmlFrame = memo(function HtmlFrame({ html }: { html: string }) {
   const id = useId();
   const ref = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(INITIAL_HEIGHT);
-  const srcDoc = useMemo(() => buildSrcDoc(html, id), [html, id]);
+  // a switch of theme rebuilds the frame (its scripts run again), as a reload would
+  const theme = useTheme();
+  const srcDoc = useMemo(() => buildSrcDoc(html, id, theme), [html, id, theme]);
   const notebookId = useContext(FileLinksContext);
 
   useEffect(() => {

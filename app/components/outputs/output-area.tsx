@@ -1,14 +1,13 @@
 // Renders a cell's nbformat outputs the way Jupyter does: for each display, the richest MIME type
 // this renderer supports (see MIME_PRIORITY). Everything the kernel sends is untrusted: text is
 // rendered as text nodes, HTML only inside a sandboxed iframe, SVG only as an <img>, markdown
-// through DOMPurify.
-import DOMPurify from 'dompurify';
-import { marked } from 'marked';
+// through DOMPurify, TeX through KaTeX (../rich-text.ts).
 import { memo, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { ErrorOutput, MimeBundle, Output, StreamOutput } from '../../../common/notebook/types';
 import { fixConsole, stripAnsi } from './ansi';
 import { AnsiText } from './ansi-text';
-import { FileLinksContext, rewriteFileLinks } from './file-links';
+import { renderLatex, renderMarkdown, useMathReady } from '../rich-text';
+import { FileLinksContext } from './file-links';
 import { HtmlFrame } from './html-frame';
 import {
   WIDGET_MIME,
@@ -99,17 +98,22 @@ function ImageView({ bundle, metadata, mime }: { bundle: MimeBundle; metadata: R
   );
 }
 
-function renderMarkdown(source: string, notebookId: string | null): string {
-  const html = marked.parse(source, { async: false, gfm: true }) as string;
-  return rewriteFileLinks(DOMPurify.sanitize(html, { ADD_ATTR: ['target'] }), notebookId);
-}
-
 function MarkdownOutput({ source }: { source: string }) {
   const isClient = useIsClient();
   const notebookId = useContext(FileLinksContext);
-  const html = useMemo(() => (isClient ? renderMarkdown(source, notebookId) : null), [isClient, source, notebookId]);
+  const isMathReady = useMathReady();
+  const html = useMemo(() => (isClient ? renderMarkdown(source, notebookId) : null), [isClient, source, notebookId, isMathReady]);
   if (html === null) return <pre className="ynb-out-text">{source}</pre>;
   return <div className="ynb-out-markdown" dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+/** text/latex (IPython's Math and Latex, sympy): the delimited math typeset, as JupyterLab does. */
+function LatexOutput({ source }: { source: string }) {
+  const isClient = useIsClient();
+  const isMathReady = useMathReady();
+  const html = useMemo(() => (isClient ? renderLatex(source) : null), [isClient, source, isMathReady]);
+  if (html === null) return <pre className="ynb-out-text ynb-out-latex">{source}</pre>;
+  return <div className="ynb-out-latex" data-testid="output-latex" dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
 function preview(value: unknown): string {
@@ -184,7 +188,7 @@ function MimeView({ bundle, metadata, mime }: { bundle: MimeBundle; metadata: Re
     case 'application/json':
       return <JsonView value={jsonValue(value)} />;
     case 'text/latex':
-      return <pre className="ynb-out-text ynb-out-latex">{joinText(value)}</pre>;
+      return <LatexOutput source={joinText(value)} />;
     case 'text/plain':
       return (
         <pre className="ynb-out-text">
