@@ -62,7 +62,8 @@ const READABLE = [
   ['code', `.code-static`],
   ['an output', '[data-testid=output] .ynb-out-text'],
   ['a traceback', '[data-testid=output-error]'],
-  ['the ask bar', '.ask-input'],
+  // without a model the ask bar holds the page's one no-model notice
+  ['the ask bar', '[data-testid=no-model-notice]'],
   ['a TeX command KaTeX does not know', '.markdown-body .katex [style*="204, 0, 0"]'],
 ] as const;
 
