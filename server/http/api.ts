@@ -8,6 +8,7 @@ import { KernelError } from '../kernel/errors';
 import { AiError, type AiService } from '../ai/agent';
 import { CELL_ID_PATTERN } from '../../common/notebook/model';
 import { HttpError, badRequest, notFound, route } from './errors';
+import { OwnershipError } from '../notebook/lease';
 
 /** JSON bodies larger than this are refused with 413 (imports have their own limit). */
 export const MAX_JSON_BODY = '2mb';
@@ -90,6 +91,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 /** Maps kernel-layer failures to HTTP answers that say what to do. */
 export function kernelHttpError(err: unknown): unknown {
+  if (err instanceof OwnershipError) return new HttpError(503, err.code, err.message);
   if (err instanceof RunError) return err.code === 'NOT_FOUND' ? new HttpError(404, 'NOT_FOUND', err.message) : badRequest(err.message, err.code);
   if (err instanceof KernelError) {
     const status = err.code === 'GATEWAY_UNREACHABLE' || err.code === 'GATEWAY_START_FAILED' ? 503 : 502;
