@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { cellsOf, cellSource, findCell, insertCell, notebookToJSON } from '../../common/notebook/model';
 import { fetchAsAdmin } from '../support/auth';
+import { startFakeOpenAI } from '../support/fake-openai';
 import { startExternalGateway, type ExternalGateway } from '../support/gateway';
 import { usePostgres } from '../support/postgres';
 import { startRedis, type TestRedis } from '../support/redis';
@@ -42,7 +43,7 @@ interface Instance {
 }
 
 /** One server process (kill -9 works on it), on PostgreSQL and Redis, with a DATA_DIR of its own. */
-function startInstance(databaseUrl: string, port = 0): Promise<Instance> {
+function startInstance(databaseUrl: string, port = 0, extraEnv: Record<string, string> = {}): Promise<Instance> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'tests/support/sync-server-process.ts'], {
     env: {
       ...process.env,
@@ -54,6 +55,7 @@ function startInstance(databaseUrl: string, port = 0): Promise<Instance> {
       KERNEL_GATEWAY_URL: gateway.url,
       KERNEL_GATEWAY_TOKEN: gateway.token,
       LEASE_SECONDS: String(LEASE_SECONDS),
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -310,6 +312,29 @@ describe('runs of a notebook have one owner instance', () => {
     const text = await waitFor(() => /i = (\d+)/.exec(outputsOf(onB, after.cellId)), { what: 'i from the kept kernel' });
     expect(Number(text[1])).toBeGreaterThan(3);
     expect(Number(text[1])).toBeLessThan(2999);
+    expect((await gatewayKernels()).length).toBe(1);
+  });
+
+  it("a generation asked of B while A owns the notebook runs on A's kernel; both see the code and the output", async () => {
+    const fake = await startFakeOpenAI({ model: 'fake-model' });
+    cleanups.push(() => fake.close());
+    const ai = { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-never-shown', OPENAI_MODEL: 'fake-model' };
+    const databaseUrl = await postgres().createDatabase('generate');
+    const [a, b] = await Promise.all([startInstance(databaseUrl, 0, ai), startInstance(databaseUrl, 0, ai)]);
+    const id = await createNotebook(a.url);
+    const onA = client(a, id);
+    const onB = client(b, id);
+    await Promise.all([onA.synced, onB.synced]);
+    expect((await addAndRun(a, onA, id, 'x = 41')).body.status).toBe('ok');
+
+    fake.script([{ toolCall: { name: 'run_python', arguments: { code: 'print("answer:", x + 1)' } } }, { content: 'It is 42.' }]);
+    const cellId = insertCell(onB.doc, cellsOf(onB.doc).length, { source: '' });
+    const gen = await postWhenCellArrives(`${b.url}/api/notebooks/${id}/cells/${cellId}/generate`, { prompt: 'x plus one', wait: true }, 20_000);
+    expect(gen.status).toBe(200);
+    expect(gen.body.ai.status).toBe('done');
+    for (const c of [onA, onB]) {
+      await waitFor(() => outputsOf(c, cellId).includes('answer: 42') && cellSource(findCell(c.doc, cellId)!).toString().includes('x + 1'), { what: `the generated cell on ${c === onA ? 'A' : 'B'}` });
+    }
     expect((await gatewayKernels()).length).toBe(1);
   });
 });
