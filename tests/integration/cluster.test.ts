@@ -337,4 +337,24 @@ describe('runs of a notebook have one owner instance', () => {
     }
     expect((await gatewayKernels()).length).toBe(1);
   });
+
+  it('a graceful stop of the owner (SIGTERM) hands the notebook over at once, its kernel kept', async () => {
+    const databaseUrl = await postgres().createDatabase('handover');
+    const [a, b] = await Promise.all([startInstance(databaseUrl), startInstance(databaseUrl)]);
+    const id = await createNotebook(a.url);
+    const onB = client(b, id);
+    await onB.synced;
+    expect((await addAndRun(a, onB, id, 'x = 41')).body.status).toBe('ok');
+    const kernels = await gatewayKernels();
+    a.proc.kill('SIGTERM');
+    await new Promise((r) => (a.proc.exitCode !== null ? r(null) : a.proc.once('exit', r)));
+    expect(a.proc.exitCode).toBe(0);
+    const stoppedAt = Date.now();
+    const next = await addAndRun(b, onB, id, 'print(x + 1)');
+    expect(next.body.status).toBe('ok');
+    // the lease was released: no waiting for it to expire
+    expect(Date.now() - stoppedAt).toBeLessThan(LEASE_SECONDS * 1000);
+    await waitFor(() => outputsOf(onB, next.cellId).includes('42'), { what: 'x + 1 from the kept kernel' });
+    expect(await gatewayKernels()).toEqual(kernels.map((k) => expect.objectContaining({ id: k.id })));
+  });
 });
