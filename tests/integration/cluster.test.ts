@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import * as Y from 'yjs';
 import { cellsOf, cellSource, findCell, insertCell, notebookToJSON } from '../../common/notebook/model';
 import { fetchAsAdmin } from '../support/auth';
@@ -40,6 +41,8 @@ interface Instance {
   url: string;
   wsUrl: string;
   proc: ChildProcess;
+  /** what the process printed so far */
+  output(): string;
 }
 
 /** One server process (kill -9 works on it), on PostgreSQL and Redis, with a DATA_DIR of its own. */
@@ -57,17 +60,22 @@ function startInstance(databaseUrl: string, port = 0, extraEnv: Record<string, s
       LEASE_SECONDS: String(LEASE_SECONDS),
       ...extraEnv,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   cleanups.push(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   return new Promise((resolve, reject) => {
     let out = '';
+    // warnings are on stderr: kept (tests read them) and shown as before
+    proc.stderr!.on('data', (d) => {
+      out += d;
+      process.stderr.write(d);
+    });
     proc.stdout!.on('data', (d) => {
       out += d;
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ url: m[1], wsUrl: m[1].replace(/^http/, 'ws') + '/sync', proc });
+      if (m) resolve({ url: m[1], wsUrl: m[1].replace(/^http/, 'ws') + '/sync', proc, output: () => out });
     });
     proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
   });
@@ -252,6 +260,12 @@ describe('runs of a notebook have one owner instance', () => {
       await waitFor(() => outputsOf(c, second.cellId).includes('x + 1 = 42 runs: 1'), { what: `the output on ${c === onA ? 'A' : 'B'}` });
     }
     expect((await gatewayKernels()).length).toBe(1);
+    // credentials are checked before forwarding; a forwarded request is never forwarded again
+    const anonymous = await fetch(`${b.url}/api/notebooks/${id}/cells/${second.cellId}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(anonymous.status).toBe(401);
+    const looped = await fetchAsAdmin(`${b.url}/api/notebooks/${id}/cells/${second.cellId}/run`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-ynotebook-forwarded': 'elsewhere' }, body: '{}' });
+    expect(looped.status).toBe(503);
+    expect((await looped.json()).error.code).toBe('NOT_OWNER');
 
     // a file uploaded through B is in the working directory of that kernel (A's)
     const put = await fetchAsAdmin(`${b.url}/api/notebooks/${id}/files/data.csv`, { method: 'PUT', body: 'a,b\n1,2\n' });
@@ -356,5 +370,32 @@ describe('runs of a notebook have one owner instance', () => {
     expect(Date.now() - stoppedAt).toBeLessThan(LEASE_SECONDS * 1000);
     await waitFor(() => outputsOf(onB, next.cellId).includes('42'), { what: 'x + 1 from the kept kernel' });
     expect(await gatewayKernels()).toEqual(kernels.map((k) => expect.objectContaining({ id: k.id })));
+  });
+
+  it('an owner whose lease was taken while it was cut off stops using the kernel; its requests go to the new owner', async () => {
+    const databaseUrl = await postgres().createDatabase('fenced');
+    const [a, b] = await Promise.all([startInstance(databaseUrl), startInstance(databaseUrl)]);
+    const id = await createNotebook(a.url);
+    const onA = client(a, id);
+    const onB = client(b, id);
+    await Promise.all([onA.synced, onB.synced]);
+    expect((await addAndRun(a, onA, id, 'x = 41')).body.status).toBe('ok');
+    // as if A had been paused past its lease: the lease is gone and B takes the notebook
+    const r = new Redis(redis.url);
+    cleanups.push(() => r.disconnect());
+    const before = JSON.parse((await r.get(`ynotebook:lease:${id}`))!);
+    await r.del(`ynotebook:lease:${id}`);
+    const onNew = await addAndRun(b, onB, id, 'x += 1\nprint(x)');
+    expect(onNew.body.status).toBe('ok');
+    const after = JSON.parse((await r.get(`ynotebook:lease:${id}`))!);
+    expect(after.instance).not.toBe(before.instance);
+    expect(after.fence).toBeGreaterThan(before.fence);
+    // A finds out at its next renewal; then what reaches A goes to B, on the same kernel
+    await waitFor(() => a.output().includes(`lease: lost notebook ${id}`), { what: 'A to notice it lost the notebook' });
+    const viaA = await addAndRun(a, onA, id, 'print("x is", x)');
+    expect(viaA.body.status).toBe('ok');
+    await waitFor(() => outputsOf(onA, viaA.cellId).includes('x is 42'), { what: 'the run asked of A, on the new owner' });
+    expect((await gatewayKernels()).length).toBe(1);
+    expect(JSON.parse((await r.get(`ynotebook:lease:${id}`))!).instance).toBe(after.instance);
   });
 });
