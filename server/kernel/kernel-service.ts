@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { ServerConnection } from '@jupyterlab/services';
+import { KernelAPI, type ServerConnection } from '@jupyterlab/services';
 import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir } from './embedded-gateway.js';
 import { KernelError } from './errors.js';
 import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndpoint } from './gateway-connection.js';
@@ -141,9 +141,14 @@ export class KernelService {
     this.kernels.delete(notebookId);
     k?.detach(detail);
   }
+
+  /** Shuts a kernel of this gateway down by its id (a deleted notebook's, left by a stopped instance). */
+  async shutdownById(kernelId: string): Promise<void> {
+    await KernelAPI.shutdownKernel(kernelId, this.settings).catch(() => undefined);
+  }
   // ---- end run ownership ----
 
-    private onGatewayLost(detail: string): void {
+  private onGatewayLost(detail: string): void {
     for (const k of this.kernels.values()) k.notifyGatewayLost(`${detail}.`);
   }
 
@@ -155,7 +160,7 @@ export class KernelService {
     if (this.isClosed) return;
     this.isClosed = true;
     const keep = opts.keepKernels === true && this.embedded === null;
-    await Promise.allSettled([...this.kernels.values()].map((k) => (keep ? k.detach('this server instance is stopping') : k.close())));
+    await Promise.allSettled([...this.kernels.values()].map((k) => (keep ? k.detach('Interrupted: the server instance running this was stopped; run it again.') : k.close())));
     this.kernels.clear();
     await this.embedded?.stop();
   }

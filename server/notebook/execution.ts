@@ -144,17 +144,18 @@ export class ExecutionService {
       await r.interrupt().catch(() => undefined);
       r.dispose();
     }
-    if (this.started) {
+    // several instances: the kernel may be one a stopped instance left on the shared gateway
+    const recorded = this.leases ? await this.leases.kernelId(notebookId).catch(() => null) : null;
+    if (this.started || recorded) {
       try {
-        await (await this.started).forget(notebookId);
+        const service = await this.kernels;
+        await service.forget(notebookId);
+        if (recorded) await service.shutdownById(recorded);
       } catch {
         // no gateway: nothing runs, nothing to remove
       }
     }
-    if (this.leases?.isHeld(notebookId)) {
-      await this.leases.setKernelId(notebookId, null).catch(() => false);
-      await this.leases.release(notebookId);
-    }
+    await this.leases?.forget(notebookId).catch((err: Error) => this.log('warn', `forgetting the lease of ${notebookId}: ${err.message}`));
   }
 
   async close(): Promise<void> {

@@ -143,6 +143,12 @@ export class NotebookLeases {
     await this.redis.eval(RELEASE, 1, LEASE_PREFIX + notebookId, h.value).catch((err: Error) => this.opts.log('warn', `lease: releasing ${notebookId}: ${err.message}`));
   }
 
+  /** The notebook is deleted: its lease (if held here) and its kernel record go. */
+  async forget(notebookId: string): Promise<void> {
+    await this.release(notebookId);
+    await this.redis.del(KERNEL_PREFIX + notebookId);
+  }
+
   /** The notebook's kernel id as its last owner recorded it. */
   async kernelId(notebookId: string): Promise<string | null> {
     return (await this.redis.get(KERNEL_PREFIX + notebookId)) || null;

@@ -398,4 +398,21 @@ describe('runs of a notebook have one owner instance', () => {
     expect((await gatewayKernels()).length).toBe(1);
     expect(JSON.parse((await r.get(`ynotebook:lease:${id}`))!).instance).toBe(after.instance);
   });
+
+  it("deleting a notebook whose owner was killed waits for its lease, then shuts the kernel it left down", async () => {
+    const databaseUrl = await postgres().createDatabase('delete');
+    const [a, b] = await Promise.all([startInstance(databaseUrl), startInstance(databaseUrl)]);
+    const id = await createNotebook(a.url);
+    const onA = client(a, id);
+    await onA.synced;
+    expect((await addAndRun(a, onA, id, 'x = 41')).body.status).toBe('ok');
+    expect((await gatewayKernels()).length).toBe(1);
+    await killed(a);
+    const res = await fetchAsAdmin(`${b.url}/api/notebooks/${id}`, { method: 'DELETE' });
+    expect(res.status).toBe(204);
+    expect(await gatewayKernels()).toEqual([]);
+    const r = new Redis(redis.url);
+    cleanups.push(() => r.disconnect());
+    expect(await r.exists(`ynotebook:lease:${id}`, `ynotebook:kernel:${id}`)).toBe(0);
+  });
 });
