@@ -10,6 +10,7 @@ import { CELL_ID_PATTERN } from '../../common/notebook/model';
 import { HttpError, badRequest, notFound, route } from './errors';
 import { MAX_ATTACHMENTS } from '../ai/limits';
 import { checkFilePath, MAX_FILE_PATH_CHARS } from '../../common/files/paths';
+import { OwnershipError } from '../notebook/lease';
 
 /** JSON bodies larger than this are refused with 413 (imports have their own limit). */
 export const MAX_JSON_BODY = '2mb';
@@ -109,6 +110,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 /** Maps kernel-layer failures to HTTP answers that say what to do. */
 export function kernelHttpError(err: unknown): unknown {
+  if (err instanceof OwnershipError) return new HttpError(503, err.code, err.message);
   if (err instanceof RunError) return err.code === 'NOT_FOUND' ? new HttpError(404, 'NOT_FOUND', err.message) : badRequest(err.message, err.code);
   if (err instanceof KernelError) {
     const status = err.code === 'GATEWAY_UNREACHABLE' || err.code === 'GATEWAY_START_FAILED' ? 503 : 502;

@@ -116,6 +116,10 @@ export const EnvSchema = z.object({
       .regex(/^rediss?:\/\/[^\s]+$/, 'REDIS_URL must look like redis://host:6379 (or rediss:// for TLS)')
       .optional(),
   ),
+  /** several instances: seconds a notebook's owner may go silent before another instance takes its runs over */
+  LEASE_SECONDS: z.coerce.number().min(0.5, 'LEASE_SECONDS must be at least 0.5').max(3600).default(10),
+  /** several instances: how the other instances reach this one (e.g. http://app1:3000); unset: http://<HOST>:<PORT> */
+  INSTANCE_URL: optionalUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: optionalString,

@@ -12,6 +12,9 @@ import path from 'node:path';
 import { NotebookService } from '../notebook/notebooks';
 import { ExecutionService } from '../notebook/execution';
 import { resetInterruptedWork } from '../notebook/recover';
+import { NotebookLeases } from '../notebook/lease';
+import { TakeoverWatch } from '../notebook/takeover';
+import { forwardToOwner } from './forward';
 import { KernelService } from '../kernel/kernel-service';
 import { cellSource, findCell } from '../../common/notebook/model';
 import { AiService } from '../ai/agent';
@@ -108,9 +111,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     log('info', `relay: instance ${relay.instanceId} on Redis`);
   }
+  // Several instances: a notebook's runs and kernel belong to the holder of its lease (0020). Its
+  // URL is known once the server listens.
+  let instanceUrl = env.INSTANCE_URL ?? '';
+  const leaseMs = Math.round(env.LEASE_SECONDS * 1000);
+  const leases = relay ? new NotebookLeases(relay.redis, { instanceId: relay.instanceId, url: () => instanceUrl, leaseMs, log }) : null;
+  let takeover: TakeoverWatch | null = null;
   // A room loaded here has nothing running here. With one instance, whatever the document still
-  // shows as running was cut short by a restart; with several, another instance may be running it.
-  const rooms = new RoomManager(storage, log, { unloadAfterMs: opts.unloadAfterMs, onLoad: relay ? undefined : resetInterruptedWork, relay: relay ?? undefined });
+  // shows as running was cut short by a restart; with several, another instance may be running it:
+  // the takeover watch marks it only once no instance holds the notebook's lease.
+  const rooms = new RoomManager(storage, log, {
+    unloadAfterMs: opts.unloadAfterMs,
+    onLoad: relay ? (_doc, id) => void takeover?.check(id) : (doc) => resetInterruptedWork(doc),
+    relay: relay ?? undefined,
+  });
   const notebooks = new NotebookService(storage);
   const createKernels =
     opts.createKernels ??
@@ -123,8 +137,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         remoteKernel: { kernelName: env.KERNEL_SPEC, username: env.KERNEL_USERNAME, workDirRoot: env.KERNEL_WORKDIR_ROOT, startEnv: env.KERNEL_START_ENV },
         sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP },
         log: (m) => log('info', `kernel: ${m}`),
+        // several instances on one gateway: a new owner reconnects to the kernel the last one recorded
+        adoption: leases
+          ? (id) => ({
+              previousKernelId: () => leases.kernelId(id),
+              kernelChanged: (kernelId) => void leases.setKernelId(id, kernelId).catch((err: Error) => log('warn', `recording the kernel of ${id}: ${err.message}`)),
+            })
+          : undefined,
       }));
-  const execution = new ExecutionService(rooms, createKernels, log);
+  const execution = new ExecutionService(rooms, createKernels, log, leases);
+  if (leases) {
+    takeover = new TakeoverWatch({ rooms, leases, execution, log, intervalMs: Math.max(100, Math.floor(leaseMs / 2)) });
+    takeover.start();
+  }
   if (opts.warmKernels) execution.warmUp();
   const model = opts.model !== undefined ? opts.model : modelConfigFromEnv({ OPENAI_API_KEY: env.OPENAI_API_KEY, OPENAI_BASE_URL: env.OPENAI_BASE_URL, OPENAI_MODEL: env.OPENAI_MODEL });
   const ai = new AiService({ rooms, execution, model, log, turnOptions: opts.aiTurnOptions, maxTokens: opts.aiMaxTokens });
@@ -163,6 +188,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.use(securityHeaders());
   // every API request passes the door first: Origin, credentials, the route's role, rate limits
   app.use('/api', apiGuard(guard, access, limiter));
+  // several instances: what needs the notebook's kernel goes to the instance that owns it (0020)
+  if (leases) app.use('/api', forwardToOwner({ leases, leaseMs, log }));
   app.use('/api', createLinksApi({ notebooks, access, publicUrl: env.PUBLIC_URL }));
   // before the JSON API: its body parser must never read an upload
   app.use('/api', createFilesApi({ notebooks, files }));
@@ -220,6 +247,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const port = (server.address() as AddressInfo).port;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `http://${host}:${port}`;
+  if (!instanceUrl) {
+    const reachable = ['0.0.0.0', '::', '[::]'].includes(env.HOST) ? '127.0.0.1' : host;
+    instanceUrl = `http://${reachable}:${port}`;
+  }
+  if (leases) log('info', `runs: this instance is reached by the others at ${instanceUrl} (INSTANCE_URL); leases of ${env.LEASE_SECONDS} s`);
 
   let closing: Promise<void> | null = null;
   return {
@@ -236,9 +268,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     isAdminTokenNew: admin.isGenerated,
     close() {
       closing ??= (async () => {
+        takeover?.stop();
         await ai.stopAll();
         await sync.close();
         await execution.close();
+        // after the kernels were let go: the other instances may take the notebooks over at once
+        await leases?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

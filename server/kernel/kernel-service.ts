@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { ServerConnection } from '@jupyterlab/services';
+import { KernelAPI, type ServerConnection } from '@jupyterlab/services';
 import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir } from './embedded-gateway.js';
 import { KernelError } from './errors.js';
 import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndpoint } from './gateway-connection.js';
@@ -116,6 +116,7 @@ export class KernelService {
           : undefined,
         idleCullMs: this.opts.idleCullMs,
         log: this.opts.log,
+        adoption: this.opts.adoption?.(notebookId), // run ownership (docs/decisions/0020)
       });
       this.kernels.set(notebookId, k);
     }
@@ -133,14 +134,33 @@ export class KernelService {
     if (this.embedded) rmSync(notebookWorkDir(this.opts.workRoot, notebookId), { recursive: true, force: true });
   }
 
+  // ---- run ownership across instances (docs/decisions/0020) ----
+  /** Another instance owns the notebook now: stop using its kernel, never shut it down. */
+  detach(notebookId: string, detail: string): void {
+    const k = this.kernels.get(notebookId);
+    this.kernels.delete(notebookId);
+    k?.detach(detail);
+  }
+
+  /** Shuts a kernel of this gateway down by its id (a deleted notebook's, left by a stopped instance). */
+  async shutdownById(kernelId: string): Promise<void> {
+    await KernelAPI.shutdownKernel(kernelId, this.settings).catch(() => undefined);
+  }
+  // ---- end run ownership ----
+
   private onGatewayLost(detail: string): void {
     for (const k of this.kernels.values()) k.notifyGatewayLost(`${detail}.`);
   }
 
-  async close(): Promise<void> {
+  /**
+   * `keepKernels` (several instances on an external gateway, docs/decisions/0020): the kernels are
+   * left running for the instance that takes their notebooks over.
+   */
+  async close(opts: { keepKernels?: boolean } = {}): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
-    await Promise.allSettled([...this.kernels.values()].map((k) => k.close()));
+    const keep = opts.keepKernels === true && this.embedded === null;
+    await Promise.allSettled([...this.kernels.values()].map((k) => (keep ? k.detach('Interrupted: the server instance running this was stopped; run it again.') : k.close())));
     this.kernels.clear();
     await this.embedded?.stop();
   }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { CommsOverSubshells, KernelAPI, KernelConnection, KernelMessage, type Kernel, type ServerConnection } from '@jupyterlab/services';
 import { KernelError } from './errors.js';
 import { probeGateway, toKernelError, type GatewayEndpoint } from './gateway-connection.js';
-import type { CommChannel, CommReply, CompleteResult, ExecuteOptions, InspectResult, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
+import type { CommChannel, CommReply, KernelAdoption, CompleteResult, ExecuteOptions, InspectResult, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
 
 /** Time for a started kernel to connect and answer kernel_info. */
 export const KERNEL_READY_TIMEOUT_MS = 60_000;
@@ -56,6 +56,8 @@ export interface NotebookKernelDeps {
   startBlocker?: () => KernelError | null;
   idleCullMs: number;
   log: (msg: string) => void;
+  /** several instances (docs/decisions/0020): reconnect to the notebook's kernel another instance started */
+  adoption?: KernelAdoption;
 }
 
 type Listener = (s: KernelStatus, detail?: string) => void;
@@ -198,6 +200,8 @@ export class NotebookKernelImpl implements NotebookKernel {
   private pendingEditorRequests = 0;
   private cullTimer: NodeJS.Timeout | null = null;
   private isClosed = false;
+  /** ids of the kernels this object connected to (run ownership, docs/decisions/0020) */
+  private usedKernelIds = new Set<string>();
 
   constructor(private readonly deps: NotebookKernelDeps) {
     this.notebookId = deps.notebookId;
@@ -264,13 +268,17 @@ export class NotebookKernelImpl implements NotebookKernel {
     } catch (err) {
       fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
     }
-    let model: Kernel.IModel;
-    try {
-      // `env` is always sent: without it Kernel Gateway hands the kernel its whole environment.
-      const body = { ...(this.deps.kernelName ? { name: this.deps.kernelName } : {}), env: this.deps.kernelEnv(this.workDir) } as unknown as Kernel.IKernelOptions;
-      model = await KernelAPI.startNew(body, this.deps.settings());
-    } catch (err) {
-      return fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
+    // run ownership (docs/decisions/0020): the kernel another instance left on this gateway, if any
+    let model: Kernel.IModel | null = await this.adoptableKernel();
+    const adoptedId = model?.id;
+    if (!model) {
+      try {
+        // `env` is always sent: without it Kernel Gateway hands the kernel its whole environment.
+        const body = { ...(this.deps.kernelName ? { name: this.deps.kernelName } : {}), env: this.deps.kernelEnv(this.workDir) } as unknown as Kernel.IKernelOptions;
+        model = await KernelAPI.startNew(body, this.deps.settings());
+      } catch (err) {
+        return fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
+      }
     }
     const conn = new KernelConnection({
       model,
@@ -300,11 +308,48 @@ export class NotebookKernelImpl implements NotebookKernel {
     }
     this.isReady = true;
     this.warmCompleter(conn);
-    this.deps.log(`kernel ${conn.id} started for notebook ${this.notebookId}`);
+    this.deps.log(`kernel ${conn.id} ${model.id === adoptedId ? 'adopted' : 'started'} for notebook ${this.notebookId}`);
+    this.usedKernelIds.add(conn.id);
+    this.deps.adoption?.kernelChanged(conn.id);
     this.setStatus('idle');
     this.scheduleCull();
     return conn;
   }
+
+  // ---- run ownership across instances (docs/decisions/0020) ----
+  /**
+   * The kernel the notebook's previous owner instance recorded, when the gateway still has it: its
+   * variables survive the takeover. A run that owner left going is interrupted (nobody reads its
+   * outputs any more, and the next run would wait behind it). Null: start a new kernel.
+   */
+  private async adoptableKernel(): Promise<Kernel.IModel | null> {
+    const id = await this.deps.adoption?.previousKernelId().catch(() => null);
+    // one this object used before is dead for us (death, restart gone wrong): never take it back
+    if (!id || this.usedKernelIds.has(id)) return null;
+    try {
+      const model = await KernelAPI.getKernelModel(id, this.deps.settings());
+      if (!model) return null;
+      if (model.execution_state === 'busy') await KernelAPI.interruptKernel(id, this.deps.settings()).catch(() => undefined);
+      return model;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Stops using the kernel without shutting it down: another instance owns the notebook now and
+   * reconnects to it. Requests waiting on it fail with `detail`.
+   */
+  detach(detail: string): void {
+    const conn = this.conn;
+    this.clearCull();
+    this.conn = null;
+    this.isReady = false;
+    if (!conn) return;
+    this.rejectInflight(new KernelError('KERNEL_DEAD', detail));
+    conn.dispose();
+  }
+  // ---- end run ownership ----
 
   private wire(conn: KernelConnection): void {
     conn.statusChanged.connect((_sender, s) => {

@@ -65,9 +65,22 @@ export interface KernelServiceOptions {
    * (e.g. KERNEL_NAMESPACE, KERNEL_IMAGE). Ignored by the embedded gateway.
    */
   remoteKernel?: RemoteKernelOptions;
+  /**
+   * Several instances on one gateway (docs/decisions/0020): how a notebook's kernel started by
+   * another instance is found again. Unset: every kernel is started here.
+   */
+  adoption?: (notebookId: string) => KernelAdoption;
   /** Folder holding requirements.txt, gateway_config.py and .venv. Default `kernel-gateway/`. */
   pythonDir?: string;
   log?: (msg: string) => void;
+}
+
+/** How a kernel started by another instance on the same gateway is found and reconnected to. */
+export interface KernelAdoption {
+  /** the id of the notebook's kernel as its last owner recorded it (null: none) */
+  previousKernelId(): Promise<string | null>;
+  /** this notebook's kernel is now `kernelId` (recorded for the next owner) */
+  kernelChanged(kernelId: string): void;
 }
 
 /** What a kernel-side comm answered: its JSON data and its binary buffers. */

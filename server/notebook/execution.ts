@@ -7,6 +7,10 @@ import type { KernelService } from '../kernel/kernel-service';
 import { KernelError } from '../kernel/errors';
 import type { CompleteResult, InspectResult } from '../kernel/types';
 import { NotebookRunner, type RunOutcome } from './runner';
+import { OwnershipError, type NotebookLeases } from './lease';
+
+/** What a run still waiting on an instance that lost its notebook to another one says. */
+export const LEASE_LOST_DETAIL = 'This server instance lost the notebook to another instance (it was unreachable for too long); run the cell again.';
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -18,7 +22,49 @@ export class ExecutionService {
     private rooms: RoomManager,
     private createKernels: () => Promise<KernelService>,
     private log: Log,
-  ) {}
+    /** several instances (REDIS_URL): a notebook's runs belong to the holder of its lease (docs/decisions/0020) */
+    private leases: NotebookLeases | null = null,
+  ) {
+    leases?.onLost((id) => this.onLeaseLost(id));
+  }
+
+  /**
+   * With leases: makes sure this instance owns the notebook, taking it when no one does. Throws
+   * OwnershipError when another instance holds it (requests are forwarded there before this).
+   */
+  private async ensureOwner(notebookId: string): Promise<void> {
+    if (!this.leases || this.leases.isHeld(notebookId)) return;
+    let holder;
+    try {
+      holder = await this.leases.claim(notebookId);
+    } catch (err) {
+      throw new OwnershipError('LEASE_UNAVAILABLE', `cannot tell which server instance runs this notebook (Redis: ${(err as Error).message}); try again`);
+    }
+    if (holder) throw new OwnershipError('NOT_OWNER', 'another server instance runs this notebook now; try again', holder);
+  }
+
+  /** Another instance took the notebook over: its queue is dropped, its kernel left running for the new owner. */
+  private onLeaseLost(notebookId: string): void {
+    const r = this.runners.get(notebookId);
+    this.runners.delete(notebookId);
+    if (!r) return;
+    // first let go of the kernel (the runner's interrupt must not reach the new owner's runs)
+    void this.started?.then((s) => s.detach(notebookId, LEASE_LOST_DETAIL)).then(
+      () => r.interrupt(),
+      () => undefined,
+    ).finally(() => r.dispose());
+  }
+
+  /**
+   * After a takeover: reconnects to the notebook's kernel on a shared gateway now, so a run the
+   * stopped owner left going is interrupted at once rather than at the next run.
+   */
+  async attach(notebookId: string): Promise<void> {
+    const service = await this.kernels;
+    if (service.isEmbedded) return; // the stopped instance's own gateway: nothing to reconnect to
+    const r = await this.runner(notebookId);
+    await r.kernel.evaluateSilently('None');
+  }
 
   /** The kernel service, started on first use (or by warmUp at boot). */
   get kernels(): Promise<KernelService> {
@@ -35,6 +81,7 @@ export class ExecutionService {
   }
 
   async runner(notebookId: string): Promise<NotebookRunner> {
+    await this.ensureOwner(notebookId);
     let r = this.runners.get(notebookId);
     if (!r) {
       let service: KernelService;
@@ -97,12 +144,18 @@ export class ExecutionService {
       await r.interrupt().catch(() => undefined);
       r.dispose();
     }
-    if (!this.started) return;
-    try {
-      await (await this.started).forget(notebookId);
-    } catch {
-      // no gateway: nothing runs, nothing to remove
+    // several instances: the kernel may be one a stopped instance left on the shared gateway
+    const recorded = this.leases ? await this.leases.kernelId(notebookId).catch(() => null) : null;
+    if (this.started || recorded) {
+      try {
+        const service = await this.kernels;
+        await service.forget(notebookId);
+        if (recorded) await service.shutdownById(recorded);
+      } catch {
+        // no gateway: nothing runs, nothing to remove
+      }
     }
+    await this.leases?.forget(notebookId).catch((err: Error) => this.log('warn', `forgetting the lease of ${notebookId}: ${err.message}`));
   }
 
   async close(): Promise<void> {
@@ -110,7 +163,8 @@ export class ExecutionService {
     this.runners.clear();
     if (!this.started) return;
     try {
-      await (await this.started).close();
+      // several instances: the kernels stay on a shared gateway for the instances taking over
+      await (await this.started).close({ keepKernels: this.leases !== null });
     } catch {
       // it never started
     }

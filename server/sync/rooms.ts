@@ -18,7 +18,7 @@ export class RoomManager {
   constructor(
     private storage: Storage,
     private log: Log,
-    private opts: { unloadAfterMs?: number; onLoad?: (doc: import('yjs').Doc) => void; relay?: Relay } = {},
+    private opts: { unloadAfterMs?: number; onLoad?: (doc: import('yjs').Doc, notebookId: string) => void; relay?: Relay } = {},
   ) {
     // messages published while the relay was away are lost: catch up from storage
     opts.relay?.onResubscribed(() => {
@@ -34,12 +34,14 @@ export class RoomManager {
    */
   private makeRoom(id: string, title: string): DocRoom {
     const relay = this.opts.relay;
-    if (!relay) return new DocRoom(id, this.storage, this.log, { title, onLoad: this.opts.onLoad });
+    const hook = this.opts.onLoad;
+    const onLoad = hook ? (doc: import('yjs').Doc) => hook(doc, id) : undefined;
+    if (!relay) return new DocRoom(id, this.storage, this.log, { title, onLoad });
     const early: RelayMessage[] = [];
     let isLive = false;
     const room: DocRoom = new DocRoom(id, this.storage, this.log, {
       title,
-      onLoad: this.opts.onLoad,
+      onLoad,
       publish: (kind, data) => relay.publish(id, kind, data),
       beforeLoad: async () => {
         const unsubscribe = await relay.subscribe(id, (m) => (isLive ? room.applyRelayed(m.kind, m.data) : early.push(m)));
@@ -86,6 +88,11 @@ export class RoomManager {
   /** Loaded rooms only (for tests and metrics). */
   loaded(id: string): DocRoom | undefined {
     return this.rooms.get(id);
+  }
+
+  /** The ids of the loaded rooms (the takeover watch of server/notebook/takeover.ts goes through them). */
+  loadedIds(): string[] {
+    return [...this.rooms.keys()];
   }
 
   /** Holds a room loaded while a server-side job uses it. */

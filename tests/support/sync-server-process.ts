@@ -6,3 +6,7 @@ import { TEST_ADMIN_TOKEN } from './auth';
 const env = readEnv({ ...process.env, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
 const server = await startServer({ env, withUi: false });
 console.log(`listening on ${server.url}`);
+// SIGTERM: a graceful stop, as `npm start` does (tests of several instances hand notebooks over)
+process.once('SIGTERM', () => {
+  void server.close().then(() => process.exit(0));
+});
