@@ -494,8 +494,8 @@ export interface OpenOptions {
   only?: 'app' | 'lab';
 }
 
-export const OPEN_FULL: OpenOptions = { runs: 5, warmUp: true, limitMs: 120_000 };
-export const OPEN_QUICK: OpenOptions = { runs: 2, warmUp: false, limitMs: 25_000 };
+export const OPEN_FULL: OpenOptions = { runs: 5, warmUp: true, limitMs: 60_000 };
+export const OPEN_QUICK: OpenOptions = { runs: 2, warmUp: false, limitMs: 15_000 };
 
 export async function benchOpenNotebook(opts: OpenOptions, log: (s: string) => void = () => undefined): Promise<OpenResult> {
   const limitMs = opts.limitMs ?? 120_000;
