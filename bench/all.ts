@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark against its baseline, in one run, printed as Markdown tables and
 // written into docs/BENCHMARKS.md (the "Latest run" section; the explanations stay).
-// Options: --quick (a short version of each, under two minutes); --only sync|flood|execution|ai|restart|files
+// Options: --quick (a short version of each, under two minutes); --only sync|flood|execution|ai|restart|files|open
 // (comma-separated); --no-write (print only). Benchmarks never run in `npm test`.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { aiStreamTable, benchAiStream } from './ai-stream';
 import { benchExecutionRuns, executionRunsTable } from './execution-runs';
 import { benchFiles, filesTable } from './files';
 import { benchFlood, floodTable } from './flood';
+import { benchOpenNotebook, OPEN_FULL, OPEN_QUICK, openNotebookTable } from './open-notebook';
 import { benchRestartMemory, restartTable } from './restart-memory';
 import { benchSync, SYNC_FULL, SYNC_QUICK, syncTable } from './sync';
 
@@ -61,6 +62,9 @@ await run('restart', async () => {
 });
 await run('files', async () => {
   add('files', 'Files through the kernel vs a plain PUT/GET to disk', filesTable(await benchFiles(isQuick ? { sizesMB: [1, 20], rounds: () => 2 } : {})));
+});
+await run('open', async () => {
+  add('open', 'Opening a 1000-cell notebook in Chromium (app vs JupyterLab 4)', openNotebookTable(await benchOpenNotebook(isQuick ? OPEN_QUICK : OPEN_FULL, log)));
 });
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
 log(`(all: ${seconds} s)`);

@@ -15,7 +15,11 @@ import { OutputArea } from './outputs/output-area';
 function useOutputs(array: Y.Array<YOutput> | undefined): Output[] {
   const [outputs, setOutputs] = useState<Output[]>(() => outputsToJSON(array));
   useEffect(() => {
-    setOutputs(outputsToJSON(array));
+    // (a cell with no outputs keeps the same empty list: no second render per cell on open)
+    setOutputs((prev) => {
+      const next = outputsToJSON(array);
+      return prev.length === 0 && next.length === 0 ? prev : next;
+    });
     if (!array) return;
     let frame = 0;
     const refresh = () => {

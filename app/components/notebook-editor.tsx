@@ -30,6 +30,7 @@ import {
   type NotebookContextValue,
 } from '~/notebook/notebook-context';
 import { useCells, useTitle } from '~/notebook/use-cells';
+import { useRenderedCount } from '~/notebook/use-progressive-cells';
 import { useNotebookDoc } from '~/notebook/use-notebook-doc';
 import { remoteCursorCss, useLocalPresence, usePeers, usePeersByCell } from '~/notebook/use-presence';
 import { useUndo } from '~/notebook/use-undo';
@@ -145,6 +146,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
   const doc = session?.doc ?? null;
   const awareness = session?.awareness ?? null;
   const { cells, generation } = useCells(doc);
+  const renderedCount = useRenderedCount(cells.length, generation);
   const undoManager = useUndo(doc);
   const title = useTitle(doc) ?? initialTitle;
 
@@ -848,7 +850,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
             ) : (
               // remounted whole when many cells arrive at once (see useCells)
               <div className="cell-list" key={generation}>
-              {cells.map((cell) => {
+              {(renderedCount < cells.length ? cells.slice(0, renderedCount) : cells).map((cell) => {
                 const id = idOf(cell);
                 // two people moving the same cell at once can leave a duplicate id for a moment
                 let key = id;

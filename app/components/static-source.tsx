@@ -1,11 +1,12 @@
 // A cell's source as static HTML: what every cell but the selected one shows. It matches the live
 // editor's font, line height and padding so that swapping one for the other does not move text.
-import { memo, useMemo } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type * as Y from 'yjs';
 import type { CellType } from '../../common/notebook/types';
 import { escapeHtml, highlightPython } from '~/notebook/highlight';
 import { useYText } from '~/notebook/use-cells';
 import { useNotebook } from '~/notebook/notebook-context';
+import { observeNear } from '~/notebook/near-viewport';
 
 /** The character offset in `root`'s text at a viewport point, or null. */
 export function offsetAtPoint(root: HTMLElement, x: number, y: number): number | null {
@@ -59,13 +60,23 @@ interface StaticSourceProps {
 export const StaticSource = memo(function StaticSource({ cellId, cellType, text }: StaticSourceProps) {
   const { actions } = useNotebook();
   const source = useYText(text);
+  const ref = useRef<HTMLPreElement>(null);
+  // highlighting is many spans per line: a source far off screen is one text node until it comes
+  // near (a thousand cells' spans were most of the time to first paint)
+  const [isNear, setIsNear] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (isNear || !el || cellType !== 'code') return;
+    return observeNear(el, () => setIsNear(true));
+  }, [isNear, cellType]);
   const html = useMemo(() => {
     // a trailing newline is an empty last line in the editor; a <pre> would swallow it
     const shown = source.endsWith('\n') ? source + ' ' : source;
-    return cellType === 'code' ? highlightPython(shown) : escapeHtml(shown);
-  }, [source, cellType]);
+    return cellType === 'code' && isNear ? highlightPython(shown) : escapeHtml(shown);
+  }, [source, cellType, isNear]);
   return (
     <pre
+      ref={ref}
       className={`code-static lang-${cellType}${source ? '' : ' is-empty'}`}
       data-testid="cell-source"
       onMouseDown={(event) => {

@@ -262,7 +262,9 @@ export function OutputArea({ outputs }: { outputs: Output[] }) {
     observer.observe(el);
     // children grow without the (height-capped) box changing size, so watch them as well
     for (const child of Array.from(el.children)) observer.observe(child);
-    measure();
+    // no measure() here: the observer reports every box once it is laid out, and reading
+    // scrollHeight now forced a layout of the whole page per output area (100 of them in a
+    // 1000-cell notebook took most of a second on open; bench/open-notebook.ts)
     return () => observer.disconnect();
   }, [outputs.length]);
 
