@@ -96,6 +96,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         gatewayToken: env.KERNEL_GATEWAY_TOKEN,
         workRoot: path.join(env.dataDir, 'kernels'),
         idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
+        sparePool: env.KERNEL_SPARE_POOL,
         sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP },
         log: (m) => log('info', `kernel: ${m}`),
       }));

@@ -47,6 +47,11 @@ export interface KernelServiceOptions {
    * its host pid keep working; the server passes KERNEL_SANDBOX (default `auto`).
    */
   sandbox?: KernelSandboxOptions;
+  /**
+   * Kernels kept started ahead for new notebooks (embedded gateway only; spare-pool.ts). Omitted:
+   * 0, none; the server passes KERNEL_SPARE_POOL (default 1).
+   */
+  sparePool?: number;
   /** Folder holding requirements.txt, gateway_config.py and .venv. Default `kernel-gateway/`. */
   pythonDir?: string;
   log?: (msg: string) => void;

@@ -22,6 +22,11 @@ export const COMPACT_AFTER_UPDATES = 500;
 export const MAX_AWARENESS_BYTES = 64 * 1024;
 /** Retry a failed store this often; the document stays in memory meanwhile. */
 export const STORE_RETRY_MS = 2000;
+/**
+ * The notebooks row (updatedAt, for the list's order) is written at most this often per room;
+ * a title change is written at once, and a pending touch is written when the room unloads.
+ */
+export const TOUCH_INTERVAL_MS = 5000;
 
 /** Origin of transactions that replay stored updates: they are not stored again. */
 export const ORIGIN_STORAGE = Symbol('storage');
@@ -45,6 +50,12 @@ export class MalformedMessageError extends Error {
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
 
+/** One document update waiting to be stored, and who sent it (its sender is not sent it back). */
+interface BatchEntry {
+  update: Uint8Array;
+  origin: unknown;
+}
+
 export class DocRoom {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: awarenessProtocol.Awareness;
@@ -52,13 +63,23 @@ export class DocRoom {
   readonly conns = new Map<SyncConnection, Set<number>>();
   readonly ready: Promise<void>;
   private chain: Promise<void> = Promise.resolve();
-  private unsaved: Uint8Array[] = [];
+  /**
+   * Updates applied to `doc` and not stored yet. They are stored together (group commit: one
+   * merged row, one SQLite write) at the next turn of the event loop, then broadcast: what one
+   * burst of messages or one run step changes costs one write and one message per sender.
+   */
+  private batch: BatchEntry[] = [];
+  private isCommitScheduled = false;
+  /** stored rows that failed, oldest first, with what to broadcast once they are stored */
+  private unsaved: { stored: Uint8Array; parts: BatchEntry[] }[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
   private isDeleted = false;
   private lastSeq = 0;
   private updatesSinceCompact = 0;
   private retainCount = 0;
   private lastTitle = '';
+  private lastTouchAt = 0;
+  private touchTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly limits: SyncLimits;
   /**
@@ -115,7 +136,7 @@ export class DocRoom {
     // a brand-new notebook gets its meta and first cell through the normal (stored) update path
     initNotebook(this.doc, { title });
     onLoad?.(this.doc);
-    await this.chain;
+    await this.flushed();
   }
 
   /** Keeps the room loaded while a server-side job (a run, a generation) uses it. */
@@ -140,6 +161,7 @@ export class DocRoom {
 
   /** Resolves when every update so far is durable (or has failed and is queued for retry). */
   flushed(): Promise<void> {
+    this.chain = this.chain.then(() => this.commitBatch());
     return this.chain;
   }
 
@@ -149,37 +171,68 @@ export class DocRoom {
     // the server's own writes reach the probe here; client updates are there already
     if (!this.applyingProbed) Y.applyUpdate(this.probe, update, origin);
     // store first, broadcast after: nobody sees an update that is not on disk
-    this.chain = this.chain.then(() => this.persistAndBroadcast(update, origin));
+    this.batch.push({ update, origin });
+    if (this.isCommitScheduled) return;
+    this.isCommitScheduled = true;
+    // a macrotask later, so that the rest of this burst (more frames of one socket read, the next
+    // step of a run) joins the same write
+    setImmediate(() => {
+      this.isCommitScheduled = false;
+      this.chain = this.chain.then(() => this.commitBatch());
+    });
   };
 
-  private async persistAndBroadcast(update: Uint8Array, origin: unknown): Promise<void> {
+  /** Stores everything applied so far in one write, then broadcasts it. A link of `chain`. */
+  private async commitBatch(): Promise<void> {
+    if (!this.batch.length) return;
+    const parts = this.batch;
+    this.batch = [];
     if (this.isDeleted) return;
+    const stored = parts.length === 1 ? parts[0].update : Y.mergeUpdates(parts.map((p) => p.update));
     if (this.unsaved.length) {
       // an earlier store failed; keep order by queueing behind it
-      this.unsaved.push(update);
+      this.unsaved.push({ stored, parts });
       return;
     }
     try {
-      this.lastSeq = await this.storage.appendUpdate(this.id, update);
+      this.lastSeq = await this.storage.appendUpdate(this.id, stored);
     } catch (err) {
       this.log('error', `STORAGE FAILED for notebook ${this.id}; edits kept in memory, retrying: ${(err as Error).message}`);
-      this.unsaved.push(update);
+      this.unsaved.push({ stored, parts });
       this.scheduleRetry();
       return;
     }
-    this.afterStored(update, origin);
+    this.afterStored(parts);
   }
 
-  private afterStored(update: Uint8Array, origin: unknown) {
+  private afterStored(parts: BatchEntry[]) {
     this.updatesSinceCompact++;
-    this.broadcastUpdate(update, origin);
+    this.broadcastParts(parts);
     const title = getTitle(this.doc);
-    const patch = title !== this.lastTitle ? { title, updatedAt: Date.now() } : { updatedAt: Date.now() };
-    this.lastTitle = title;
-    this.storage.touchNotebook(this.id, patch).catch((err) => this.log('warn', `touch ${this.id}: ${err}`));
+    const now = Date.now();
+    if (title !== this.lastTitle) {
+      this.lastTitle = title;
+      this.touch({ title, updatedAt: now });
+    } else if (now - this.lastTouchAt >= TOUCH_INTERVAL_MS) {
+      this.touch({ updatedAt: now });
+    } else if (!this.touchTimer) {
+      // the last edit of a burst still moves the notebook up the list, a little later
+      this.touchTimer = setTimeout(() => {
+        this.touchTimer = null;
+        if (!this.closed && !this.isDeleted) this.touch({ updatedAt: Date.now() });
+      }, TOUCH_INTERVAL_MS - (now - this.lastTouchAt));
+      this.touchTimer.unref?.();
+    }
     if (this.updatesSinceCompact >= COMPACT_AFTER_UPDATES) {
       this.chain = this.chain.then(() => this.compact());
     }
+  }
+
+  private touch(patch: { title?: string; updatedAt: number }) {
+    this.lastTouchAt = patch.updatedAt;
+    if (this.touchTimer) clearTimeout(this.touchTimer);
+    this.touchTimer = null;
+    this.storage.touchNotebook(this.id, patch).catch((err) => this.log('warn', `touch ${this.id}: ${err}`));
   }
 
   private scheduleRetry() {
@@ -193,16 +246,16 @@ export class DocRoom {
 
   private async retryUnsaved(): Promise<void> {
     while (this.unsaved.length && !this.isDeleted) {
-      const update = this.unsaved[0];
+      const { stored, parts } = this.unsaved[0];
       try {
-        this.lastSeq = await this.storage.appendUpdate(this.id, update);
+        this.lastSeq = await this.storage.appendUpdate(this.id, stored);
       } catch (err) {
         this.log('error', `STORAGE STILL FAILING for notebook ${this.id} (${this.unsaved.length} updates in memory): ${(err as Error).message}`);
         this.scheduleRetry();
         return;
       }
       this.unsaved.shift();
-      this.afterStored(update, null);
+      this.afterStored(parts);
     }
     this.log('info', `notebook ${this.id}: stored the updates kept in memory`);
   }
@@ -217,6 +270,17 @@ export class DocRoom {
       this.docBytes = snapshot.byteLength;
     } catch (err) {
       this.log('warn', `compaction of ${this.id} failed (the update log is intact): ${(err as Error).message}`);
+    }
+  }
+
+  /** Sends stored updates to every connection but their sender; one message per run of one sender. */
+  private broadcastParts(parts: BatchEntry[]) {
+    for (let i = 0; i < parts.length; ) {
+      let j = i + 1;
+      while (j < parts.length && parts[j].origin === parts[i].origin) j++;
+      const update = j - i === 1 ? parts[i].update : Y.mergeUpdates(parts.slice(i, j).map((p) => p.update));
+      this.broadcastUpdate(update, parts[i].origin);
+      i = j;
     }
   }
 
@@ -284,7 +348,9 @@ export class DocRoom {
             Y.decodeStateVector(sv);
             // answer once everything applied so far is stored: a client never receives state
             // that a crash right now would lose
-            this.chain = this.chain.then(() => {
+            this.chain = this.chain.then(async () => {
+              // whatever the room applied before this answer is stored first
+              while (this.batch.length && !this.isDeleted) await this.commitBatch();
               const encoder = encoding.createEncoder();
               encoding.writeVarUint(encoder, MESSAGE_SYNC);
               encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
@@ -349,6 +415,7 @@ export class DocRoom {
   markDeleted(): void {
     this.isDeleted = true;
     this.unsaved = [];
+    this.batch = [];
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     for (const conn of [...this.conns.keys()]) {
@@ -361,9 +428,14 @@ export class DocRoom {
   }
 
   async destroy(): Promise<void> {
-    await this.chain;
+    await this.flushed();
     if (!this.unsaved.length && !this.isDeleted) await this.compact();
     this.closed = true;
+    if (this.touchTimer) {
+      clearTimeout(this.touchTimer);
+      this.touchTimer = null;
+      if (!this.isDeleted) await this.storage.touchNotebook(this.id, { updatedAt: Date.now() }).catch(() => undefined);
+    }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();
     this.doc.destroy();
