@@ -20,6 +20,8 @@ export const MESSAGE_QUERY_AWARENESS = 3;
 export const COMPACT_AFTER_UPDATES = 500;
 /** Largest awareness update accepted (a name, a colour, a cursor: far below this). */
 export const MAX_AWARENESS_BYTES = 64 * 1024;
+/** The layout probe of a room is dropped after this long without a client update (rebuilt at the next). */
+export const PROBE_IDLE_MS = 30_000;
 /** Retry a failed store this often; the document stays in memory meanwhile. */
 export const STORE_RETRY_MS = 2000;
 /**
@@ -85,9 +87,13 @@ export class DocRoom {
   /**
    * A second copy of the document: every client update is applied here first and its transaction
    * checked against the layout; only a valid update reaches `doc`. A refused one costs a rebuild of
-   * the probe from `doc`; a valid keystroke costs one more small applyUpdate.
+   * the probe from `doc`; a valid keystroke costs one more small applyUpdate. Built at the first
+   * client update that carries anything, and dropped after PROBE_IDLE_MS without one: a notebook
+   * that is only read (or only written by the server) holds one copy, not two.
    */
-  private probe = newProbe();
+  private probeDoc: Y.Doc | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private lastClientUpdateAt = 0;
   /** true while a client update that the probe already has is applied to `doc` */
   private applyingProbed = false;
   /** running estimate of the encoded document size (see MAX_DOC_BYTES) */
@@ -130,7 +136,6 @@ export class DocRoom {
       this.log('warn', `notebook ${this.id}: dropped ${pendingBytes(this.doc)} bytes of stored updates with missing dependencies`);
       dropPending(this.doc);
     }
-    Y.applyUpdate(this.probe, Y.encodeStateAsUpdate(this.doc));
     this.lastTitle = getTitle(this.doc);
     this.doc.on('update', this.onDocUpdate);
     // a brand-new notebook gets its meta and first cell through the normal (stored) update path
@@ -169,7 +174,7 @@ export class DocRoom {
     if (origin === ORIGIN_STORAGE) return;
     this.docBytes += update.byteLength;
     // the server's own writes reach the probe here; client updates are there already
-    if (!this.applyingProbed) Y.applyUpdate(this.probe, update, origin);
+    if (!this.applyingProbed && this.probeDoc) Y.applyUpdate(this.probeDoc, update, origin);
     // store first, broadcast after: nobody sees an update that is not on disk
     this.batch.push({ update, origin });
     if (this.isCommitScheduled) return;
@@ -364,6 +369,8 @@ export class DocRoom {
             const update = decoding.readVarUint8Array(decoder);
             // decode fully before applying, so garbage never reaches the document
             const decoded = Y.decodeUpdate(update);
+            // nothing in it (a fresh client's sync step 2): nothing to check, apply or store
+            if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) break;
             this.applyClientUpdate(conn, update, decoded.structs.length > 0);
           } else {
             throw new MalformedMessageError(`unknown sync message type ${sub}`);
@@ -439,7 +446,7 @@ export class DocRoom {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();
     this.doc.destroy();
-    this.probe.destroy();
+    this.dropProbe();
   }
 
   /**
@@ -453,7 +460,8 @@ export class DocRoom {
       this.refuse(conn, CloseCode.DOC_TOO_LARGE, `notebook is at its size limit (${mib(this.limits.maxDocBytes)} MiB); delete content to make room`);
       return;
     }
-    const pendingBefore = pendingBytes(this.probe);
+    this.lastClientUpdateAt = Date.now();
+    const pendingBefore = pendingBytes(this.probe());
     let check = this.tryOnProbe(update);
     if (check.problem && pendingBefore > 0) {
       // the culprit may be pending data of another connection that this update completed
@@ -489,13 +497,14 @@ export class DocRoom {
         result = { problem: `layout check failed: ${(err as Error).message}`, duplicates: [] };
       }
     };
-    this.probe.on('afterTransaction', onTransaction);
+    const probe = this.probe();
+    probe.on('afterTransaction', onTransaction);
     try {
-      Y.applyUpdate(this.probe, update, ORIGIN_PROBE);
+      Y.applyUpdate(probe, update, ORIGIN_PROBE);
     } catch (err) {
       result = { problem: `update does not apply: ${(err as Error).message}`, duplicates: [] };
     } finally {
-      this.probe.off('afterTransaction', onTransaction);
+      probe.off('afterTransaction', onTransaction);
     }
     if (result.problem) this.rebuildProbe();
     return result;
@@ -503,9 +512,38 @@ export class DocRoom {
 
   /** The probe took an update that `doc` will not: copy `doc` (pending data included) afresh. */
   private rebuildProbe(): void {
-    this.probe.destroy();
-    this.probe = newProbe();
-    Y.applyUpdate(this.probe, Y.encodeStateAsUpdate(this.doc));
+    this.dropProbe();
+    this.probe();
+  }
+
+  /** The probe, made from `doc` (pending data included) when there is none. */
+  private probe(): Y.Doc {
+    if (this.probeDoc) return this.probeDoc;
+    const probe = newProbe();
+    Y.applyUpdate(probe, Y.encodeStateAsUpdate(this.doc));
+    this.probeDoc = probe;
+    this.probeTimer ??= setTimeout(this.onProbeTimer, PROBE_IDLE_MS);
+    this.probeTimer.unref?.();
+    return probe;
+  }
+
+  private onProbeTimer = () => {
+    this.probeTimer = null;
+    if (!this.probeDoc) return;
+    const idle = Date.now() - this.lastClientUpdateAt;
+    if (idle >= PROBE_IDLE_MS) {
+      this.dropProbe();
+      return;
+    }
+    this.probeTimer = setTimeout(this.onProbeTimer, PROBE_IDLE_MS - idle);
+    this.probeTimer.unref?.();
+  };
+
+  private dropProbe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.probeDoc?.destroy();
+    this.probeDoc = null;
   }
 
   /**
@@ -553,7 +591,7 @@ export class DocRoom {
 
   private dropAllPending(): void {
     dropPending(this.doc);
-    dropPending(this.probe);
+    if (this.probeDoc) dropPending(this.probeDoc);
     this.pendingByConn.clear();
     this.lastPendingBytes = 0;
   }
