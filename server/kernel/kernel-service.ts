@@ -7,7 +7,7 @@ import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndp
 import { kernelEnv, notebookWorkDir, remoteNotebookWorkDir } from './kernel-env.js';
 import { DEFAULT_IDLE_CULL_MS, NotebookKernelImpl } from './notebook-kernel.js';
 import { resolveSandbox, type SandboxState } from './sandbox.js';
-import { COMPLETER_WARM_UP_IN_BACKGROUND } from './notebook-kernel.js';
+import { COMPLETER_WARM_UP } from './notebook-kernel.js';
 import { SparePool } from './spare-pool.js';
 import type { KernelServiceOptions, NotebookKernel } from './types.js';
 
@@ -38,11 +38,16 @@ export class KernelService {
             workRoot: opts.workRoot,
             settings: () => this.settings,
             kernelEnv: (dir) => kernelEnv(dir, { venvBin: venvBinDir(opts.pythonDir), isLocal: true }),
-            warmUpCode: COMPLETER_WARM_UP_IN_BACKGROUND,
+            warmUpCode: COMPLETER_WARM_UP,
             log: opts.log,
           })
         : null;
     this.spares?.fill();
+  }
+
+  /** Resolves when the spare kernels being started are up (benchmarks, tests). */
+  async sparesSettled(): Promise<void> {
+    await this.spares?.settled();
   }
 
   /** Kernel ids of the spare kernels waiting for a notebook (tests, diagnostics). */

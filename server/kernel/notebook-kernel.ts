@@ -168,27 +168,6 @@ def __yn_warm():
 __yn_warm()
 del __yn_warm`;
 
-/**
- * The same warm-up for a spare kernel (spare-pool.ts), in a thread of the kernel: the spare can be
- * claimed as soon as it answers, and a first run does not queue behind the warm-up (the thread
- * yields the GIL to it). It ends on its own in a second or two.
- */
-export const COMPLETER_WARM_UP_IN_BACKGROUND = `
-def __yn_warm_in_background():
-    import threading
-    ip = get_ipython()
-    def warm():
-        try:
-            from IPython.core.completer import provisionalcompleter
-            with provisionalcompleter():
-                for code in ("pri", "str.up"):
-                    list(ip.Completer.completions(code, len(code)))
-        except Exception:
-            pass
-    threading.Thread(target=warm, name="ynotebook-completer-warm-up", daemon=True).start()
-__yn_warm_in_background()
-del __yn_warm_in_background`;
-
 /** A standalone ArrayBuffer holding exactly these bytes: the message serializer ignores byteOffset. */
 function exactBuffer(b: Uint8Array): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer;
@@ -309,7 +288,7 @@ export class NotebookKernelImpl implements NotebookKernel {
       this.setStatus(err.code === 'GATEWAY_UNREACHABLE' ? 'unreachable' : 'dead', err.message);
       throw err;
     };
-    // a spare kernel started ahead: already warm, and its folder is this notebook's now
+    // a spare kernel started ahead, its completer already warm; its folder is this notebook's now
     const claimed = this.isClosed ? null : await this.deps.claimSpare?.(this.workDir).catch(() => null);
     if (claimed) {
       const conn = claimed.conn;

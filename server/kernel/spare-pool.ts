@@ -65,6 +65,14 @@ export interface ClaimedKernel {
   conn: KernelConnection;
 }
 
+function isAbsentOrEmpty(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 export class SparePool {
   private spares: Spare[] = [];
   private isClosed = false;
@@ -88,6 +96,11 @@ export class SparePool {
   /** Kernel ids of the spares (tests and diagnostics). */
   get spareKernelIds(): string[] {
     return this.spares.map((s) => s.conn?.id).filter((id): id is string => Boolean(id));
+  }
+
+  /** Resolves when every spare of the pool has started (or failed); for benchmarks and tests. */
+  async settled(): Promise<void> {
+    await Promise.all(this.spares.map((s) => s.ready));
   }
 
   /** Starts spares until the pool is full. */
@@ -179,6 +192,7 @@ export class SparePool {
    */
   async claim(workDir: string): Promise<ClaimedKernel | null> {
     if (this.isClosed || path.dirname(path.resolve(workDir)) !== path.resolve(this.deps.workRoot)) return null;
+    if (!isAbsentOrEmpty(workDir)) return null;
     // the oldest spare is the furthest along
     const spare = this.spares[0];
     if (!spare) return null;
@@ -195,7 +209,7 @@ export class SparePool {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') {
-        // the notebook already has files: back into the pool, unused
+        // files appeared meanwhile: back into the pool, unused
         this.spares.unshift(spare);
         return null;
       }

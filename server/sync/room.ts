@@ -179,12 +179,16 @@ export class DocRoom {
     this.batch.push({ update, origin });
     if (this.isCommitScheduled) return;
     this.isCommitScheduled = true;
-    // a macrotask later, so that the rest of this burst (more frames of one socket read, the next
-    // step of a run) joins the same write
-    setImmediate(() => {
+    const commit = () => {
       this.isCommitScheduled = false;
       this.chain = this.chain.then(() => this.commitBatch());
-    });
+    };
+    // A client's update is stored once the current callback is done (the other frames of the same
+    // socket read join it), so a keystroke waits for nothing else. The server's own writes wait one
+    // turn of the event loop, so that the steps of a run (queued, running) or a burst of outputs
+    // share one write and one message.
+    if (this.conns.has(origin as SyncConnection)) queueMicrotask(commit);
+    else setImmediate(commit);
   };
 
   /** Stores everything applied so far in one write, then broadcasts it. A link of `chain`. */
