@@ -22,7 +22,7 @@ export interface AppHandle {
 
 export async function startApp(extra: Partial<ServerOptions> = {}): Promise<AppHandle> {
   const dataDir = tempDir('ynb-bench-app-');
-  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+  const env = readEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...(process.env.KERNEL_SPARE_POOL ? { KERNEL_SPARE_POOL: process.env.KERNEL_SPARE_POOL } : {}) });
   const server = await startServer({ env, withUi: false, warmKernels: true, log: () => undefined, rateLimits: { runsPerMinute: 1e6, generationsPerMinute: 1e6 }, ...extra });
   await server.execution.kernels;
   const post = async (path: string, body: unknown) => {

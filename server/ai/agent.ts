@@ -130,6 +130,12 @@ export class AiService {
         this.opts.log('error', `generation ${key}: ${(err as Error).stack}`);
         return this.finish(doc, cellId, 'failed', `Internal error: ${(err as Error).message}`);
       })
+      // whoever waited for the generation sees its end in the document once answered (group
+      // commit, docs/decisions/0018): stored and broadcast first
+      .then(async (info) => {
+        await held.room.flushed();
+        return info;
+      })
       .finally(() => {
         for (const [k, g] of this.active) if (g === gen) this.active.delete(k);
         held.release();

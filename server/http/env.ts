@@ -93,6 +93,8 @@ export const EnvSchema = z.object({
   KERNEL_TMP_MB: z.coerce.number().int().min(1).default(512),
   /** `none`: kernels run without network (only with the sandbox; they reach the gateway over ipc) */
   KERNEL_NETWORK: z.enum(['host', 'none']).default('host'),
+  /** kernels kept started ahead so a new notebook's first run does not wait for one (0: none) */
+  KERNEL_SPARE_POOL: z.coerce.number().int().min(0).max(8).default(1),
   /** the bubblewrap executable (tests point it elsewhere to simulate a machine without it) */
   KERNEL_SANDBOX_BWRAP: z.string().min(1).default('bwrap'),
   /** largest file one upload may write into a notebook's working directory, in MiB */

@@ -135,6 +135,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         workRoot: path.join(env.dataDir, 'kernels'),
         idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
         remoteKernel: { kernelName: env.KERNEL_SPEC, username: env.KERNEL_USERNAME, workDirRoot: env.KERNEL_WORKDIR_ROOT, startEnv: env.KERNEL_START_ENV },
+        sparePool: env.KERNEL_SPARE_POOL,
         sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP },
         log: (m) => log('info', `kernel: ${m}`),
         // several instances on one gateway: a new owner reconnects to the kernel the last one recorded

@@ -7,6 +7,8 @@ import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndp
 import { kernelEnv, notebookWorkDir, remoteNotebookWorkDir } from './kernel-env.js';
 import { DEFAULT_IDLE_CULL_MS, NotebookKernelImpl } from './notebook-kernel.js';
 import { resolveSandbox, type SandboxState } from './sandbox.js';
+import { COMPLETER_WARM_UP } from './notebook-kernel.js';
+import { SparePool } from './spare-pool.js';
 import type { KernelServiceOptions, NotebookKernel } from './types.js';
 
 /**
@@ -17,6 +19,8 @@ export class KernelService {
   private readonly kernels = new Map<string, NotebookKernelImpl>();
   private settings: ServerConnection.ISettings;
   private isClosed = false;
+  /** spare kernels started ahead (embedded gateway only; none when sparePool is 0) */
+  private readonly spares: SparePool | null;
 
   private constructor(
     private readonly opts: KernelServiceOptions & { idleCullMs: number; pythonDir: string; log: (m: string) => void },
@@ -25,6 +29,30 @@ export class KernelService {
     private readonly sandboxState: SandboxState | null,
   ) {
     this.settings = makeServerSettings(endpoint);
+    const size = opts.sparePool ?? 0;
+    // Only where this server starts the kernels: the spare's folder is renamed on our disk.
+    this.spares =
+      embedded && size > 0 && !sandboxState?.isRefusing
+        ? new SparePool({
+            size,
+            workRoot: opts.workRoot,
+            settings: () => this.settings,
+            kernelEnv: (dir) => kernelEnv(dir, { venvBin: venvBinDir(opts.pythonDir), isLocal: true }),
+            warmUpCode: COMPLETER_WARM_UP,
+            log: opts.log,
+          })
+        : null;
+    this.spares?.fill();
+  }
+
+  /** Resolves when the spare kernels being started are up (benchmarks, tests). */
+  async sparesSettled(): Promise<void> {
+    await this.spares?.settled();
+  }
+
+  /** Kernel ids of the spare kernels waiting for a notebook (tests, diagnostics). */
+  get spareKernelIds(): string[] {
+    return this.spares?.spareKernelIds ?? [];
   }
 
   static async create(options: KernelServiceOptions): Promise<KernelService> {
@@ -117,6 +145,7 @@ export class KernelService {
         idleCullMs: this.opts.idleCullMs,
         log: this.opts.log,
         adoption: this.opts.adoption?.(notebookId), // run ownership (docs/decisions/0020)
+        claimSpare: this.spares ? (dir) => this.spares!.claim(dir) : undefined,
       });
       this.kernels.set(notebookId, k);
     }
@@ -150,6 +179,7 @@ export class KernelService {
 
   private onGatewayLost(detail: string): void {
     for (const k of this.kernels.values()) k.notifyGatewayLost(`${detail}.`);
+    // a spare's connection notices on its own, and the pool starts another
   }
 
   /**
@@ -160,7 +190,11 @@ export class KernelService {
     if (this.isClosed) return;
     this.isClosed = true;
     const keep = opts.keepKernels === true && this.embedded === null;
-    await Promise.allSettled([...this.kernels.values()].map((k) => (keep ? k.detach('Interrupted: the server instance running this was stopped; run it again.') : k.close())));
+    await Promise.allSettled(
+      [...this.kernels.values()]
+        .map((k) => (keep ? k.detach('Interrupted: the server instance running this was stopped; run it again.') : k.close()))
+        .concat(this.spares ? [this.spares.close()] : []),
+    );
     this.kernels.clear();
     await this.embedded?.stop();
   }

@@ -1,10 +1,10 @@
 // One notebook's kernel on a Kernel Gateway: lazy start, per-notebook working directory,
 // death detection, restart, idle cull. Knows nothing of Yjs.
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CommsOverSubshells, KernelAPI, KernelConnection, KernelMessage, type Kernel, type ServerConnection } from '@jupyterlab/services';
+import { KernelAPI, KernelConnection, KernelMessage, type Kernel, type ServerConnection } from '@jupyterlab/services';
 import { KernelError } from './errors.js';
 import { probeGateway, toKernelError, type GatewayEndpoint } from './gateway-connection.js';
+import { kernelConnectionOptions, type ClaimedKernel } from './spare-pool.js';
 import type { CommChannel, CommReply, KernelAdoption, CompleteResult, ExecuteOptions, InspectResult, ExecuteResult, KernelOutputMessage, KernelOutputMsgType, KernelStatus, NotebookKernel } from './types.js';
 
 /** Time for a started kernel to connect and answer kernel_info. */
@@ -58,6 +58,11 @@ export interface NotebookKernelDeps {
   log: (msg: string) => void;
   /** several instances (docs/decisions/0020): reconnect to the notebook's kernel another instance started */
   adoption?: KernelAdoption;
+  /**
+   * A kernel started ahead (spare-pool.ts), its folder already renamed to `workDir`; null when none
+   * can be had. Only for a start, never for a restart.
+   */
+  claimSpare?: (workDir: string) => Promise<ClaimedKernel | null>;
 }
 
 type Listener = (s: KernelStatus, detail?: string) => void;
@@ -108,16 +113,37 @@ __yn_memory_note()
 del __yn_memory_note`;
 
 /**
+ * A claimed spare kernel (spare-pool.ts) already works in the notebook's folder, renamed from the
+ * spare's: in the sandbox under the spare's path (the bind mount follows the folder), without it
+ * under the new path. Enter the new path where it exists, and point pip's target (set by the
+ * launcher from the spare's path) at the folder as this kernel sees it.
+ */
+const SPARE_ENTER_CODE = (workDir: string): string[] => [
+  `if __yn_os.path.isdir(${JSON.stringify(workDir)}): __yn_os.chdir(${JSON.stringify(workDir)})`,
+  `def __yn_fix_pip_target():
+    import os, sys
+    old = os.environ.get("YNOTEBOOK_PIP_TARGET")
+    new = os.path.join(os.getcwd(), ".ynotebook", "site-packages")
+    if not old or old == new:
+        return
+    for k in ("PIP_TARGET", "YNOTEBOOK_PIP_TARGET"):
+        os.environ[k] = new
+    os.environ["PYTHONPATH"] = os.pathsep.join(new if p == old else p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep))
+    sys.path[:] = [new if p == old else p for p in sys.path]
+__yn_fix_pip_target()
+del __yn_fix_pip_target`,
+];
+
+/**
  * Python run silently after every (re)start: the working directory is set from inside the kernel,
  * so it works with any gateway (remote, Enterprise Gateway) and not only one sharing our disk; the
  * files helper is registered in a namespace of its own, invisible to the notebook's code.
  * JSON string literals are valid Python string literals.
  */
-function initCode(workDir: string): string {
+function initCode(workDir: string, isSpare = false): string {
   return [
     'import os as __yn_os',
-    `__yn_os.makedirs(${JSON.stringify(workDir)}, exist_ok=True)`,
-    `__yn_os.chdir(${JSON.stringify(workDir)})`,
+    ...(isSpare ? SPARE_ENTER_CODE(workDir) : [`__yn_os.makedirs(${JSON.stringify(workDir)}, exist_ok=True)`, `__yn_os.chdir(${JSON.stringify(workDir)})`]),
     'del __yn_os',
     '__yn_ns = {"__name__": "ynotebook_files"}',
     `exec(compile(${JSON.stringify(FILES_HELPER_SOURCE)}, "<ynotebook files>", "exec"), __yn_ns)`,
@@ -134,7 +160,7 @@ function initCode(workDir: string): string {
  * every new kernel miss COMPLETE_TIMEOUT_MS. Not awaited by the start; an execute waits for it
  * (see `warming`) so that an interrupt never lands in it instead of the cell. Never fails.
  */
-const COMPLETER_WARM_UP = `
+export const COMPLETER_WARM_UP = `
 def __yn_warm():
     try:
         from IPython.core.completer import provisionalcompleter
@@ -190,6 +216,11 @@ export class NotebookKernelImpl implements NotebookKernel {
   /** Rejecters of requests waiting on the current kernel; called when it dies or restarts. */
   private inflight = new Set<(err: KernelError) => void>();
   private isRestartExpected = false;
+  /**
+   * The current kernel was a spare: the gateway would restart it with the spare's (renamed away)
+   * folder, so a restart starts a new kernel instead.
+   */
+  private isClaimedSpare = false;
   /**
    * The completer warm-up after a (re)start, until the kernel has run it. An execute waits for it
    * before sending its code: an interrupt meanwhile then skips the code, instead of interrupting
@@ -263,13 +294,41 @@ export class NotebookKernelImpl implements NotebookKernel {
       this.setStatus(err.code === 'GATEWAY_UNREACHABLE' ? 'unreachable' : 'dead', err.message);
       throw err;
     };
+    // run ownership (docs/decisions/0020): the kernel another instance left on this gateway comes
+    // before a spare (spares exist only on an embedded gateway, adoption only on a shared one)
+    const adopted = this.deps.adoption ? await this.adoptableKernel() : null;
+    // a spare kernel started ahead, its completer already warm; its folder is this notebook's now
+    const claimed = adopted || this.isClosed ? null : await this.deps.claimSpare?.(this.workDir).catch(() => null);
+    if (claimed) {
+      const conn = claimed.conn;
+      this.conn = conn;
+      this.isReady = false;
+      this.isClaimedSpare = true;
+      this.wire(conn);
+      try {
+        await this.runInit(conn, true);
+      } catch (err) {
+        if (this.conn === conn) {
+          this.conn = null;
+          this.disposeRemote(conn);
+        }
+        return fail(err instanceof KernelError ? err : toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
+      }
+      this.isReady = true;
+      this.deps.log(`kernel ${conn.id} (a spare) started for notebook ${this.notebookId}`);
+      this.usedKernelIds.add(conn.id);
+      this.deps.adoption?.kernelChanged(conn.id);
+      this.setStatus('idle');
+      this.scheduleCull();
+      return conn;
+    }
+    this.isClaimedSpare = false;
     try {
       await probeGateway(this.deps.endpoint());
     } catch (err) {
       fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
     }
-    // run ownership (docs/decisions/0020): the kernel another instance left on this gateway, if any
-    let model: Kernel.IModel | null = await this.adoptableKernel();
+    let model: Kernel.IModel | null = adopted;
     const adoptedId = model?.id;
     if (!model) {
       try {
@@ -280,19 +339,7 @@ export class NotebookKernelImpl implements NotebookKernel {
         return fail(toKernelError(err, 'KERNEL_START_FAILED', 'starting a kernel'));
       }
     }
-    const conn = new KernelConnection({
-      model,
-      serverSettings: this.deps.settings(),
-      // we are the only client of this kernel; comms carry the files API (files_helper.py)
-      handleComms: true,
-      // On ipykernel 7 the library would move each comm target to a kernel subshell (a thread of its
-      // own), created asynchronously: the first messages of a comm then go to the main shell and the
-      // later ones to the subshell, out of order, and answers went missing. One shell keeps every
-      // file operation in order (it waits behind a running cell; docs/decisions/0008).
-      commsOverSubshells: CommsOverSubshells.Disabled,
-      username: 'ynotebook',
-      clientId: randomUUID(),
-    });
+    const conn = new KernelConnection(kernelConnectionOptions(model, this.deps.settings()));
     this.conn = conn;
     this.isReady = false;
     this.wire(conn);
@@ -434,9 +481,9 @@ export class NotebookKernelImpl implements NotebookKernel {
     await this.track(conn.info, KERNEL_READY_TIMEOUT_MS, 'the kernel did not answer kernel_info');
   }
 
-  private async runInit(conn: KernelConnection): Promise<void> {
+  private async runInit(conn: KernelConnection, isSpare = false): Promise<void> {
     const future = conn.requestExecute(
-      { code: initCode(this.workDir), silent: true, store_history: false, allow_stdin: false, stop_on_error: false },
+      { code: initCode(this.workDir, isSpare), silent: true, store_history: false, allow_stdin: false, stop_on_error: false },
       true,
     );
     const reply = await this.track(future.done, KERNEL_READY_TIMEOUT_MS, 'the kernel did not run its start-up code');
@@ -505,7 +552,7 @@ export class NotebookKernelImpl implements NotebookKernel {
     if (!this.conn || this.deps.idleCullMs <= 0 || !Number.isFinite(this.deps.idleCullMs)) return;
     this.cullTimer = setTimeout(() => {
       this.cullTimer = null;
-      if (this.inflight.size > 0 || this.startPromise || !this.conn) return this.scheduleCull();
+      if (this.inflight.size > 0 || this.startPromise || this.warming || !this.conn) return this.scheduleCull();
       this.deps.log(`culling kernel of notebook ${this.notebookId} after ${this.deps.idleCullMs} ms idle`);
       this.stopKernel('culled after being idle; it starts again on the next run').catch(() => {});
     }, this.deps.idleCullMs);
@@ -748,8 +795,19 @@ export class NotebookKernelImpl implements NotebookKernel {
   async restart(): Promise<void> {
     if (this.startPromise) await this.startPromise.catch(() => {});
     const conn = this.conn;
-    if (!conn || !this.isReady || conn.isDisposed) {
-      // Nothing running (never started, culled, dead): a fresh kernel is the restart.
+    if (!conn || !this.isReady || conn.isDisposed || this.isClaimedSpare) {
+      // Nothing running (never started, culled, dead), or a former spare (see isClaimedSpare): a
+      // fresh kernel is the restart.
+      if (conn && this.isClaimedSpare && this.isReady) {
+        this.clearCull();
+        this.isRestartExpected = true;
+        this.setStatus('restarting');
+        this.rejectInflight(new KernelError('KERNEL_RESTARTED', 'The kernel was restarted while this was running.'));
+        this.conn = null;
+        this.isReady = false;
+        this.disposeRemote(conn);
+        this.isRestartExpected = false;
+      }
       if (conn) {
         this.conn = null;
         this.disposeRemote(conn);

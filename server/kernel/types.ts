@@ -70,6 +70,11 @@ export interface KernelServiceOptions {
    * another instance is found again. Unset: every kernel is started here.
    */
   adoption?: (notebookId: string) => KernelAdoption;
+  /**
+   * Kernels kept started ahead for new notebooks (embedded gateway only; spare-pool.ts). Omitted:
+   * 0, none; the server passes KERNEL_SPARE_POOL (default 1).
+   */
+  sparePool?: number;
   /** Folder holding requirements.txt, gateway_config.py and .venv. Default `kernel-gateway/`. */
   pythonDir?: string;
   log?: (msg: string) => void;

@@ -82,6 +82,8 @@ export function cutTraceback(traceback: string[]): string[] {
 
 export class OutputWriter {
   private pending: { name: 'stdout' | 'stderr'; text: string }[] = [];
+  /** characters in `pending` */
+  private pendingChars = 0;
   private timer: NodeJS.Timeout | null = null;
   private clearOnNext = false;
   private streamChars = 0;
@@ -125,7 +127,15 @@ export class OutputWriter {
         const text = typeof c.text === 'string' ? c.text : '';
         if (!text) return;
         this.applyPendingClear();
-        this.pending.push({ name, text });
+        if (this.streamChars + this.pendingChars >= MAX_STREAM_CHARS_PER_RUN) {
+          // past the limit already: counted for the notice and dropped here, before it costs a
+          // document transaction (a flood keeps the server's event loop free for others)
+          this.droppedChars += text.length;
+          this.droppedLines += countLines(text);
+        } else {
+          this.pending.push({ name, text });
+          this.pendingChars += text.length;
+        }
         this.timer ??= setTimeout(() => this.flush(), OUTPUT_FLUSH_MS);
         return;
       }
@@ -228,13 +238,15 @@ export class OutputWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (!this.pending.length) return;
-    const chunks = this.pending.splice(0);
-    this.doc.transact(() => {
-      const outs = this.outputs();
-      if (!outs) return;
-      for (const { name, text } of chunks) this.appendStream(outs, name, text);
-    }, this.origin);
+    if (this.pending.length) {
+      const chunks = this.pending.splice(0);
+      this.pendingChars = 0;
+      this.doc.transact(() => {
+        const outs = this.outputs();
+        if (!outs) return;
+        for (const { name, text } of chunks) this.appendStream(outs, name, text);
+      }, this.origin);
+    }
     if (this.droppedChars) this.updateNotice(false);
   }
 

@@ -40,6 +40,9 @@ export class RunError extends Error {
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
 
+/** A kernel busy for less than this is never shown busy (see publishKernelStatus). */
+export const BUSY_SHOWN_AFTER_MS = 100;
+
 export class NotebookRunner {
   private queue: QueueItem[] = [];
   private current: QueueItem | null = null;
@@ -73,27 +76,55 @@ export class NotebookRunner {
     }
   }
 
+  /**
+   * busy/idle flip with every execute: a run shorter than BUSY_SHOWN_AFTER_MS writes no kernel
+   * status at all (idle -> busy -> idle nets to nothing), a longer one shows busy after that
+   * delay. Every other status is written at once.
+   */
   async publishKernelStatus(status: KernelStatus, detail?: string): Promise<void> {
+    if (status === 'busy' && detail === undefined) {
+      this.busyTimer ??= setTimeout(() => {
+        this.busyTimer = null;
+        if (this.kernel.status === 'busy') void this.writeKernelStatus('busy');
+      }, BUSY_SHOWN_AFTER_MS);
+      return;
+    }
+    if (this.busyTimer) {
+      clearTimeout(this.busyTimer);
+      this.busyTimer = null;
+    }
+    if (status === 'idle' && detail === undefined) {
+      const held = this.rooms.loaded(this.notebookId);
+      const shown = held ? (metaOf(held.doc).get('kernel') as KernelState | undefined) : undefined;
+      if (shown?.status === 'idle' && !shown.detail) return;
+    }
+    await this.writeKernelStatus(status, detail);
+  }
+
+  private busyTimer: NodeJS.Timeout | null = null;
+
+  private async writeKernelStatus(status: KernelStatus, detail?: string): Promise<void> {
     await this.withDoc((doc) => {
       const state: KernelState = { status, since: Date.now(), ...(detail ? { detail } : {}) };
       doc.transact(() => metaOf(doc).set('kernel', state), ORIGIN_SERVER);
     });
   }
 
-  private async setState(cellId: string, state: ExecutionState | null, opts: { hasRun?: boolean; interruptedBy?: Actor } = {}) {
-    await this.withDoc((doc) => {
-      const cell = findCell(doc, cellId);
-      if (!cell) return;
-      doc.transact(() => {
-        if (state && state.state !== 'idle') cell.set('execution_state', state);
-        else {
-          const idle: ExecutionState = { state: 'idle', since: Date.now(), ...(opts.interruptedBy ? { interruptedBy: opts.interruptedBy } : {}) };
-          cell.set('execution_state', idle);
-        }
-        // code that ran may have written files: every client's Files list refreshes (same update)
-        if (opts.hasRun) markFilesChanged(doc);
-      }, ORIGIN_SERVER);
-    });
+  private async setState(cellId: string) {
+    await this.withDoc((doc) => this.setIdle(doc, cellId));
+  }
+
+  /** The cell back to idle, with the run's count when it has one: one transaction, one update. */
+  private setIdle(doc: Y.Doc, cellId: string, opts: { hasRun?: boolean; interruptedBy?: Actor; executionCount?: number | null } = {}) {
+    const cell = findCell(doc, cellId);
+    if (!cell) return;
+    doc.transact(() => {
+      if (opts.executionCount !== undefined) cell.set('execution_count', opts.executionCount);
+      const idle: ExecutionState = { state: 'idle', since: Date.now(), ...(opts.interruptedBy ? { interruptedBy: opts.interruptedBy } : {}) };
+      cell.set('execution_state', idle);
+      // code that ran may have written files: every client's Files list refreshes (same update)
+      if (opts.hasRun) markFilesChanged(doc);
+    }, ORIGIN_SERVER);
   }
 
   /**
@@ -114,7 +145,10 @@ export class NotebookRunner {
         cell.set('execution_state', { state: 'queued', by, since: Date.now() } satisfies ExecutionState);
       }, ORIGIN_SERVER);
       void this.pump(held);
-      return await outcome;
+      const result = await outcome;
+      // whoever waited for the run sees it in the document once answered: stored and broadcast first
+      await held.room.flushed();
+      return result;
     } finally {
       held.release();
     }
@@ -148,14 +182,16 @@ export class NotebookRunner {
     const doc = held.room.doc;
     const writer = new OutputWriter(doc, item.cellId, ORIGIN_SERVER);
     let error: RunOutcome['error'];
+    let executionCount: number | null | undefined;
     try {
       if (!findCell(doc, item.cellId)) return { status: 'cancelled', execution_count: null, message: 'cell deleted' };
+      // one transaction: running, no count, outputs cleared
       doc.transact(() => {
         const cell = findCell(doc, item.cellId)!;
         cell.set('execution_state', { state: 'running', by: item.by, since: Date.now() } satisfies ExecutionState);
         cell.set('execution_count', null);
+        writer.clear();
       }, ORIGIN_SERVER);
-      writer.clear();
       // as Jupyter does: an empty cell's run clears it and takes no execution count
       if (!item.code.trim()) return { status: 'ok', execution_count: null };
       this.abort = new AbortController();
@@ -169,9 +205,8 @@ export class NotebookRunner {
           },
         });
         writer.finish();
-        doc.transact(() => {
-          findCell(doc, item.cellId)?.set('execution_count', reply.execution_count);
-        }, ORIGIN_SERVER);
+        // written with the idle state below, in one transaction
+        executionCount = reply.execution_count;
         const by = reply.status === 'aborted' ? this.interruptedBy : null;
         return { status: reply.status, execution_count: reply.execution_count, ...(error ? { error } : {}), ...(by ? { interruptedBy: by } : {}) };
       } catch (err) {
@@ -190,15 +225,18 @@ export class NotebookRunner {
       this.abort = null;
       const interruptedBy = this.interruptedBy ?? undefined;
       this.interruptedBy = null;
-      await this.setState(item.cellId, null, { hasRun: true, interruptedBy });
+      this.setIdle(doc, item.cellId, { hasRun: true, interruptedBy, executionCount });
       held.release();
     }
   }
 
   private cancelQueued(reason: string) {
     const dropped = this.queue.splice(0);
+    // loaded while a run waits in the queue (enqueue holds the room): idle before the answer
+    const room = this.rooms.loaded(this.notebookId);
     for (const item of dropped) {
-      void this.setState(item.cellId, null);
+      if (room) this.setIdle(room.doc, item.cellId);
+      else void this.setState(item.cellId);
       item.resolve({ status: 'cancelled', execution_count: null, message: reason });
     }
   }
@@ -224,6 +262,8 @@ export class NotebookRunner {
   }
 
   dispose(): void {
+    if (this.busyTimer) clearTimeout(this.busyTimer);
+    this.busyTimer = null;
     this.unsubscribe();
   }
 }

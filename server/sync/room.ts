@@ -20,8 +20,15 @@ export const MESSAGE_QUERY_AWARENESS = 3;
 export const COMPACT_AFTER_UPDATES = 500;
 /** Largest awareness update accepted (a name, a colour, a cursor: far below this). */
 export const MAX_AWARENESS_BYTES = 64 * 1024;
+/** The layout probe of a room is dropped after this long without a client update (rebuilt at the next). */
+export const PROBE_IDLE_MS = 30_000;
 /** Retry a failed store this often; the document stays in memory meanwhile. */
 export const STORE_RETRY_MS = 2000;
+/**
+ * The notebooks row (updatedAt, for the list's order) is written at most this often per room;
+ * a title change is written at once, and a pending touch is written when the room unloads.
+ */
+export const TOUCH_INTERVAL_MS = 5000;
 
 /** Origin of transactions that replay stored updates: they are not stored again. */
 export const ORIGIN_STORAGE = Symbol('storage');
@@ -53,6 +60,12 @@ type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
 /** Where a room publishes what other instances must apply (server/sync/relay.ts). */
 export type RoomPublish = (kind: 'update' | 'awareness', data: Uint8Array) => void;
 
+/** One document update waiting to be stored, and who sent it (its sender is not sent it back). */
+interface BatchEntry {
+  update: Uint8Array;
+  origin: unknown;
+}
+
 export class DocRoom {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: awarenessProtocol.Awareness;
@@ -60,21 +73,35 @@ export class DocRoom {
   readonly conns = new Map<SyncConnection, Set<number>>();
   readonly ready: Promise<void>;
   private chain: Promise<void> = Promise.resolve();
-  private unsaved: Uint8Array[] = [];
+  /**
+   * Updates applied to `doc` and not stored yet. They are stored together (group commit: one
+   * merged row, one SQLite write) at the next turn of the event loop, then broadcast: what one
+   * burst of messages or one run step changes costs one write and one message per sender.
+   */
+  private batch: BatchEntry[] = [];
+  private isCommitScheduled = false;
+  /** stored rows that failed, oldest first, with what to broadcast once they are stored */
+  private unsaved: { stored: Uint8Array; parts: BatchEntry[] }[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
   private isDeleted = false;
   private lastSeq = 0;
   private updatesSinceCompact = 0;
   private retainCount = 0;
   private lastTitle = '';
+  private lastTouchAt = 0;
+  private touchTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly limits: SyncLimits;
   /**
    * A second copy of the document: every client update is applied here first and its transaction
    * checked against the layout; only a valid update reaches `doc`. A refused one costs a rebuild of
-   * the probe from `doc`; a valid keystroke costs one more small applyUpdate.
+   * the probe from `doc`; a valid keystroke costs one more small applyUpdate. Built at the first
+   * client update that carries anything, and dropped after PROBE_IDLE_MS without one: a notebook
+   * that is only read (or only written by the server) holds one copy, not two.
    */
-  private probe = newProbe();
+  private probeDoc: Y.Doc | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private lastClientUpdateAt = 0;
   /** true while a client update that the probe already has is applied to `doc` */
   private applyingProbed = false;
   /** running estimate of the encoded document size (see MAX_DOC_BYTES) */
@@ -127,13 +154,12 @@ export class DocRoom {
       this.log('warn', `notebook ${this.id}: dropped ${pendingBytes(this.doc)} bytes of stored updates with missing dependencies`);
       dropPending(this.doc);
     }
-    Y.applyUpdate(this.probe, Y.encodeStateAsUpdate(this.doc));
     this.lastTitle = getTitle(this.doc);
     this.doc.on('update', this.onDocUpdate);
     // a brand-new notebook gets its meta and first cell through the normal (stored) update path
     initNotebook(this.doc, { title });
     onLoad?.(this.doc);
-    await this.chain;
+    await this.flushed();
   }
 
   /** Keeps the room loaded while a server-side job (a run, a generation) uses it. */
@@ -158,6 +184,7 @@ export class DocRoom {
 
   /** Resolves when every update so far is durable (or has failed and is queued for retry). */
   flushed(): Promise<void> {
+    this.chain = this.chain.then(() => this.commitBatch());
     return this.chain;
   }
 
@@ -166,46 +193,81 @@ export class DocRoom {
     this.docBytes += update.byteLength;
     if (origin === ORIGIN_RELAY) {
       // stored by the instance that received it: only this instance's clients still need it
-      Y.applyUpdate(this.probe, update, origin);
+      if (this.probeDoc) Y.applyUpdate(this.probeDoc, update, origin);
       this.broadcastUpdate(update, origin);
       return;
     }
     // the server's own writes reach the probe here; client updates are there already
-    if (!this.applyingProbed) Y.applyUpdate(this.probe, update, origin);
+    if (!this.applyingProbed && this.probeDoc) Y.applyUpdate(this.probeDoc, update, origin);
     // store first, broadcast after: nobody sees an update that is not on disk
-    this.chain = this.chain.then(() => this.persistAndBroadcast(update, origin));
+    this.batch.push({ update, origin });
+    if (this.isCommitScheduled) return;
+    this.isCommitScheduled = true;
+    const commit = () => {
+      this.isCommitScheduled = false;
+      this.chain = this.chain.then(() => this.commitBatch());
+    };
+    // A client's update is stored once the current callback is done (the other frames of the same
+    // socket read join it), so a keystroke waits for nothing else. The server's own writes wait one
+    // turn of the event loop, so that the steps of a run (queued, running) or a burst of outputs
+    // share one write and one message.
+    if (this.conns.has(origin as SyncConnection)) queueMicrotask(commit);
+    else setImmediate(commit);
   };
 
-  private async persistAndBroadcast(update: Uint8Array, origin: unknown): Promise<void> {
+  /** Stores everything applied so far in one write, then broadcasts it. A link of `chain`. */
+  private async commitBatch(): Promise<void> {
+    if (!this.batch.length) return;
+    const parts = this.batch;
+    this.batch = [];
     if (this.isDeleted) return;
+    const stored = parts.length === 1 ? parts[0].update : Y.mergeUpdates(parts.map((p) => p.update));
     if (this.unsaved.length) {
       // an earlier store failed; keep order by queueing behind it
-      this.unsaved.push(update);
+      this.unsaved.push({ stored, parts });
       return;
     }
     try {
-      this.lastSeq = await this.storage.appendUpdate(this.id, update);
+      this.lastSeq = await this.storage.appendUpdate(this.id, stored);
     } catch (err) {
       this.log('error', `STORAGE FAILED for notebook ${this.id}; edits kept in memory, retrying: ${(err as Error).message}`);
-      this.unsaved.push(update);
+      this.unsaved.push({ stored, parts });
       this.scheduleRetry();
       return;
     }
-    this.afterStored(update, origin);
+    this.afterStored(parts, stored);
   }
 
-  private afterStored(update: Uint8Array, origin: unknown) {
+  private afterStored(parts: BatchEntry[], stored: Uint8Array) {
     this.updatesSinceCompact++;
-    this.broadcastUpdate(update, origin);
+    this.broadcastParts(parts);
     // on disk first, then to the other instances (they do not store it again)
-    this.publish?.('update', update);
+    this.publish?.('update', stored);
     const title = getTitle(this.doc);
-    const patch = title !== this.lastTitle ? { title, updatedAt: Date.now() } : { updatedAt: Date.now() };
-    this.lastTitle = title;
-    this.storage.touchNotebook(this.id, patch).catch((err) => this.log('warn', `touch ${this.id}: ${err}`));
+    const now = Date.now();
+    if (title !== this.lastTitle) {
+      this.lastTitle = title;
+      this.touch({ title, updatedAt: now });
+    } else if (now - this.lastTouchAt >= TOUCH_INTERVAL_MS) {
+      this.touch({ updatedAt: now });
+    } else if (!this.touchTimer) {
+      // the last edit of a burst still moves the notebook up the list, a little later
+      this.touchTimer = setTimeout(() => {
+        this.touchTimer = null;
+        if (!this.closed && !this.isDeleted) this.touch({ updatedAt: Date.now() });
+      }, TOUCH_INTERVAL_MS - (now - this.lastTouchAt));
+      this.touchTimer.unref?.();
+    }
     if (this.updatesSinceCompact >= COMPACT_AFTER_UPDATES) {
       this.chain = this.chain.then(() => this.compact());
     }
+  }
+
+  private touch(patch: { title?: string; updatedAt: number }) {
+    this.lastTouchAt = patch.updatedAt;
+    if (this.touchTimer) clearTimeout(this.touchTimer);
+    this.touchTimer = null;
+    this.storage.touchNotebook(this.id, patch).catch((err) => this.log('warn', `touch ${this.id}: ${err}`));
   }
 
   private scheduleRetry() {
@@ -219,16 +281,16 @@ export class DocRoom {
 
   private async retryUnsaved(): Promise<void> {
     while (this.unsaved.length && !this.isDeleted) {
-      const update = this.unsaved[0];
+      const { stored, parts } = this.unsaved[0];
       try {
-        this.lastSeq = await this.storage.appendUpdate(this.id, update);
+        this.lastSeq = await this.storage.appendUpdate(this.id, stored);
       } catch (err) {
         this.log('error', `STORAGE STILL FAILING for notebook ${this.id} (${this.unsaved.length} updates in memory): ${(err as Error).message}`);
         this.scheduleRetry();
         return;
       }
       this.unsaved.shift();
-      this.afterStored(update, null);
+      this.afterStored(parts, stored);
     }
     this.log('info', `notebook ${this.id}: stored the updates kept in memory`);
   }
@@ -277,6 +339,17 @@ export class DocRoom {
     if (this.closed || this.isDeleted) return;
     const all = [...(stored.snapshot ? [stored.snapshot] : []), ...stored.updates];
     if (all.length) Y.applyUpdate(this.doc, Y.mergeUpdates(all), ORIGIN_RELAY);
+  }
+
+  /** Sends stored updates to every connection but their sender; one message per run of one sender. */
+  private broadcastParts(parts: BatchEntry[]) {
+    for (let i = 0; i < parts.length; ) {
+      let j = i + 1;
+      while (j < parts.length && parts[j].origin === parts[i].origin) j++;
+      const update = j - i === 1 ? parts[i].update : Y.mergeUpdates(parts.slice(i, j).map((p) => p.update));
+      this.broadcastUpdate(update, parts[i].origin);
+      i = j;
+    }
   }
 
   private broadcastUpdate(update: Uint8Array, origin: unknown) {
@@ -348,7 +421,9 @@ export class DocRoom {
             Y.decodeStateVector(sv);
             // answer once everything applied so far is stored: a client never receives state
             // that a crash right now would lose
-            this.chain = this.chain.then(() => {
+            this.chain = this.chain.then(async () => {
+              // whatever the room applied before this answer is stored first
+              while (this.batch.length && !this.isDeleted) await this.commitBatch();
               const encoder = encoding.createEncoder();
               encoding.writeVarUint(encoder, MESSAGE_SYNC);
               encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
@@ -362,6 +437,8 @@ export class DocRoom {
             const update = decoding.readVarUint8Array(decoder);
             // decode fully before applying, so garbage never reaches the document
             const decoded = Y.decodeUpdate(update);
+            // nothing in it (a fresh client's sync step 2): nothing to check, apply or store
+            if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) break;
             this.applyClientUpdate(conn, update, decoded.structs.length > 0);
           } else {
             throw new MalformedMessageError(`unknown sync message type ${sub}`);
@@ -413,6 +490,7 @@ export class DocRoom {
   markDeleted(): void {
     this.isDeleted = true;
     this.unsaved = [];
+    this.batch = [];
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     for (const conn of [...this.conns.keys()]) {
@@ -425,13 +503,18 @@ export class DocRoom {
   }
 
   async destroy(): Promise<void> {
-    await this.chain;
+    await this.flushed();
     if (!this.unsaved.length && !this.isDeleted) await this.compact();
     this.closed = true;
+    if (this.touchTimer) {
+      clearTimeout(this.touchTimer);
+      this.touchTimer = null;
+      if (!this.isDeleted) await this.storage.touchNotebook(this.id, { updatedAt: Date.now() }).catch(() => undefined);
+    }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();
     this.doc.destroy();
-    this.probe.destroy();
+    this.dropProbe();
   }
 
   /**
@@ -445,7 +528,8 @@ export class DocRoom {
       this.refuse(conn, CloseCode.DOC_TOO_LARGE, `notebook is at its size limit (${mib(this.limits.maxDocBytes)} MiB); delete content to make room`);
       return;
     }
-    const pendingBefore = pendingBytes(this.probe);
+    this.lastClientUpdateAt = Date.now();
+    const pendingBefore = pendingBytes(this.probe());
     let check = this.tryOnProbe(update);
     if (check.problem && pendingBefore > 0) {
       // the culprit may be pending data of another connection that this update completed
@@ -481,13 +565,14 @@ export class DocRoom {
         result = { problem: `layout check failed: ${(err as Error).message}`, duplicates: [] };
       }
     };
-    this.probe.on('afterTransaction', onTransaction);
+    const probe = this.probe();
+    probe.on('afterTransaction', onTransaction);
     try {
-      Y.applyUpdate(this.probe, update, ORIGIN_PROBE);
+      Y.applyUpdate(probe, update, ORIGIN_PROBE);
     } catch (err) {
       result = { problem: `update does not apply: ${(err as Error).message}`, duplicates: [] };
     } finally {
-      this.probe.off('afterTransaction', onTransaction);
+      probe.off('afterTransaction', onTransaction);
     }
     if (result.problem) this.rebuildProbe();
     return result;
@@ -495,9 +580,38 @@ export class DocRoom {
 
   /** The probe took an update that `doc` will not: copy `doc` (pending data included) afresh. */
   private rebuildProbe(): void {
-    this.probe.destroy();
-    this.probe = newProbe();
-    Y.applyUpdate(this.probe, Y.encodeStateAsUpdate(this.doc));
+    this.dropProbe();
+    this.probe();
+  }
+
+  /** The probe, made from `doc` (pending data included) when there is none. */
+  private probe(): Y.Doc {
+    if (this.probeDoc) return this.probeDoc;
+    const probe = newProbe();
+    Y.applyUpdate(probe, Y.encodeStateAsUpdate(this.doc));
+    this.probeDoc = probe;
+    this.probeTimer ??= setTimeout(this.onProbeTimer, PROBE_IDLE_MS);
+    this.probeTimer.unref?.();
+    return probe;
+  }
+
+  private onProbeTimer = () => {
+    this.probeTimer = null;
+    if (!this.probeDoc) return;
+    const idle = Date.now() - this.lastClientUpdateAt;
+    if (idle >= PROBE_IDLE_MS) {
+      this.dropProbe();
+      return;
+    }
+    this.probeTimer = setTimeout(this.onProbeTimer, PROBE_IDLE_MS - idle);
+    this.probeTimer.unref?.();
+  };
+
+  private dropProbe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.probeDoc?.destroy();
+    this.probeDoc = null;
   }
 
   /**
@@ -545,7 +659,7 @@ export class DocRoom {
 
   private dropAllPending(): void {
     dropPending(this.doc);
-    dropPending(this.probe);
+    if (this.probeDoc) dropPending(this.probeDoc);
     this.pendingByConn.clear();
     this.lastPendingBytes = 0;
   }
