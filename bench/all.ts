@@ -1,12 +1,13 @@
 // `npm run bench`: every benchmark against its baseline, in one run, printed as Markdown tables and
 // written into docs/BENCHMARKS.md (the "Latest run" section; the explanations stay).
-// Options: --quick (a short version of each, under two minutes); --only sync|flood|execution|ai|restart|files|open
+// Options: --quick (a short version of each, under two minutes); --only sync|flood|execution|ai|restart|files|open|cluster
 // (comma-separated); --no-write (print only). Benchmarks never run in `npm test`.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aiStreamTable, benchAiStream } from './ai-stream';
+import { benchCluster, CLUSTER_FULL, CLUSTER_QUICK, clusterTable } from './cluster';
 import { benchExecutionRuns, executionRunsTable } from './execution-runs';
 import { benchFiles, filesTable } from './files';
 import { benchFlood, floodTable } from './flood';
@@ -65,6 +66,10 @@ await run('files', async () => {
 });
 await run('open', async () => {
   add('open', 'Opening a 1000-cell notebook in Chromium (app vs JupyterLab 4)', openNotebookTable(await benchOpenNotebook(isQuick ? OPEN_QUICK : OPEN_FULL, log)));
+});
+await run('cluster', async () => {
+  const o = isQuick ? CLUSTER_QUICK : CLUSTER_FULL;
+  add('cluster', 'Cluster: edit latency across instances (relay) and memory per open notebook (two instances on PostgreSQL + Redis vs one on SQLite)', clusterTable(await benchCluster(o, log), o));
 });
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
 log(`(all: ${seconds} s)`);
