@@ -235,6 +235,10 @@ export async function startJupyterLab(ipynb: string, log: (s: string) => void): 
     ['lab', '--no-browser', `--IdentityProvider.token=${token}`, ...(process.getuid?.() === 0 ? ['--allow-root'] : []), '--ServerApp.ip=127.0.0.1', `--port=${port}`, '--ServerApp.port_retries=0', `--ServerApp.root_dir=${rootDir}`, `--LabApp.workspaces_dir=${workspaces}`],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // never outlive the benchmark, whatever way it ends
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const logs: string[] = [];
   child.stdout!.on('data', (d) => logs.push(String(d)));
   child.stderr!.on('data', (d) => logs.push(String(d)));
