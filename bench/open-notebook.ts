@@ -302,8 +302,10 @@ async function scrollToCell(page: Page, ui: Ui, index: number, timeout: number):
       const w = window as unknown as BenchWindow;
       const cell = w.__benchFind(cells, index);
       if (!cell) {
+        // only when not at the end already: scrolling every frame would leave JupyterLab no idle
+        // time, which is when it attaches more cells
         const el = scroller ? document.querySelector<HTMLElement>(scroller) : document.scrollingElement;
-        if (el) el.scrollTop = el.scrollHeight;
+        if (el && el.scrollTop + el.clientHeight < el.scrollHeight - 2) el.scrollTop = el.scrollHeight;
         return false;
       }
       if (w.__benchTops === undefined) {
