@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark against its baseline, in one run, printed as Markdown tables and
 // written into docs/BENCHMARKS.md (the "Latest run" section; the explanations stay).
-// Options: --quick (a short version of each, under two minutes); --only sync|flood|execution|ai|restart|files|open|cluster
+// Options: --quick (a short version of each, about two minutes); --only sync|flood|execution|ai|restart|files|open|cluster
 // (comma-separated); --no-write (print only). Benchmarks never run in `npm test`.
 import fs from 'node:fs';
 import os from 'node:os';

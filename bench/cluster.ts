@@ -31,7 +31,7 @@ export interface ClusterOptions {
   lines: number;
 }
 export const CLUSTER_FULL: ClusterOptions = { rounds: 6, keysPerRound: 50, intervalMs: 50, openCounts: [0, 10, 50], cells: 200, lines: 20 };
-export const CLUSTER_QUICK: ClusterOptions = { rounds: 2, keysPerRound: 50, intervalMs: 50, openCounts: [0, 10], cells: 200, lines: 20 };
+export const CLUSTER_QUICK: ClusterOptions = { rounds: 1, keysPerRound: 40, intervalMs: 50, openCounts: [0, 5], cells: 200, lines: 20 };
 
 type Mem = { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 type PairName = 'same' | 'cross' | 'single' | 'singlePg';

@@ -526,7 +526,7 @@ export interface OpenOptions {
 }
 
 export const OPEN_FULL: OpenOptions = { runs: 5, warmUp: true, limitMs: 60_000 };
-export const OPEN_QUICK: OpenOptions = { runs: 2, warmUp: false, limitMs: 15_000 };
+export const OPEN_QUICK: OpenOptions = { runs: 1, warmUp: false, limitMs: 8_000 };
 
 export async function benchOpenNotebook(opts: OpenOptions, log: (s: string) => void = () => undefined): Promise<OpenResult> {
   const limitMs = opts.limitMs ?? 120_000;

@@ -22,7 +22,7 @@ export interface SyncOptions {
 }
 
 export const SYNC_FULL: SyncOptions = { sizes: [2, 20, 100], rounds: 4, keysPerRound: 100, intervalMs: 50, firstSyncTimes: 10, firstSyncCells: 1000, linesPerCell: 20 };
-export const SYNC_QUICK: SyncOptions = { sizes: [2, 20, 100], rounds: 1, keysPerRound: 40, intervalMs: 50, firstSyncTimes: 3, firstSyncCells: 1000, linesPerCell: 20 };
+export const SYNC_QUICK: SyncOptions = { sizes: [2, 20, 100], rounds: 1, keysPerRound: 25, intervalMs: 50, firstSyncTimes: 3, firstSyncCells: 1000, linesPerCell: 20 };
 
 interface Target {
   name: 'app' | 'ref';
