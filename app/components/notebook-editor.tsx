@@ -17,6 +17,7 @@ import {
   moveCell,
   setCellType,
   splitCell,
+  type YCell,
 } from '../../common/notebook/model';
 import type { Actor, CellJSON, CellType } from '../../common/notebook/types';
 import type { KernelSandboxInfo, ModelInfo, ViewerInfo } from '../../common/app-context';
@@ -614,7 +615,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
     const first = cells[0];
     // A new notebook (one empty code cell) opens ready to type, as Jupyter's does: its first
     // keystrokes are code, not command keys (issue 9: "import pandas" made an AI cell).
-    if (!current && cells.length === 1 && cellType(first) === 'code' && !first.has('prompt') && cellSource(first).length === 0 && canEditRef.current && userRef.current) {
+    if (!current && isFreshNotebook(cells) && canEditRef.current && userRef.current) {
       actions.edit(idOf(first), 'end');
       return;
     }
@@ -946,11 +947,22 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
           initialName={user?.name ?? ''}
           onCancel={user ? () => setIsNaming(false) : undefined}
           onSubmit={(name) => {
+            const isFirstName = !userRef.current;
             setUser(saveUser(name));
             setIsNaming(false);
+            // a first-time visitor named themselves before the new notebook could take their
+            // keystrokes: now it does, as it would have without the dialog
+            if (isFirstName && isFreshNotebook(cells) && canEditRef.current) actions.edit(idOf(cells[0]), 'end');
           }}
         />
       ) : null}
     </div>
   );
+}
+
+/** A new notebook: one empty code cell and nothing else. It opens in edit mode, as Jupyter's does. */
+function isFreshNotebook(cells: readonly YCell[]): boolean {
+  if (cells.length !== 1) return false;
+  const first = cells[0];
+  return cellType(first) === 'code' && !first.has('prompt') && cellSource(first).length === 0;
 }

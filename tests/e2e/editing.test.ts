@@ -2,7 +2,7 @@
 // Tab completes from the kernel and Shift+Tab shows its help.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cellById, cellIds, createLink, createNotebook, editorText, eventually, expectNoErrors, launchBrowser, openAs, openLink, openNotebook, shownSource } from './support';
+import { baseURL, cellById, cellIds, createLink, createNotebook, editorText, eventually, expectNoErrors, launchBrowser, openAs, openLink, openNotebook, shownSource } from './support';
 
 const KERNEL_MS = 60_000;
 
@@ -17,6 +17,25 @@ afterAll(async () => {
 });
 
 describe('a new notebook', () => {
+  it("takes a first-time visitor's first keystrokes after they give their name", async () => {
+    const id = await createNotebook('First visit');
+    const bob = await openAs(browser, 'Bob', { isFirstVisit: true });
+    await bob.page.goto(`${baseURL()}/n/${id}`);
+    await bob.page.getByTestId('name-input').waitFor();
+    await bob.page.keyboard.type('Bob');
+    await bob.page.keyboard.press('Enter');
+    await bob.page.getByTestId('name-dialog').waitFor({ state: 'detached' });
+    // straight on to code, as a Jupyter user does: "from" is not f, r, o, m in command mode
+    await bob.page.keyboard.type('from math import pi');
+    const [first] = await cellIds(bob.page);
+    await eventually(async () => expect(await shownSource(bob.page, first)).toBe('from math import pi'));
+    expect(await bob.page.locator('[data-testid=cell]').count()).toBe(1);
+    expect(await bob.page.getByTestId('ai-prompt').count()).toBe(0);
+    expect(await bob.page.getByTestId('notebook').getAttribute('data-mode')).toBe('edit');
+    await expectNoErrors(bob);
+    await bob.context.close();
+  });
+
   it('takes the first keystrokes into its first cell, in edit mode', async () => {
     const id = await createNotebook('First keys');
     const ada = await openAs(browser, 'Ada Lovelace');

@@ -40,10 +40,11 @@ export interface Person {
  * instance admin (the admin cookie, as after opening the sign-in URL); `asAdmin: false` makes a
  * stranger, who gets in only with a notebook link.
  */
-export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean } = {}): Promise<Person> {
+/** A person in a browser context of their own; `isFirstVisit`: this browser has never been given a name. */
+export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean; isFirstVisit?: boolean } = {}): Promise<Person> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 860 } });
   if (opts.asAdmin !== false) await context.addCookies([{ name: 'ynb_admin', value: TEST_ADMIN_TOKEN, url: baseURL(), httpOnly: true, sameSite: 'Strict' }]);
-  await context.addInitScript((n) => {
+  if (!opts.isFirstVisit) await context.addInitScript((n) => {
     // init scripts run in every frame, sandboxed output frames too, which have no storage
     if (window !== window.top) return;
     window.localStorage.setItem('notebook.user', JSON.stringify({ name: n }));
