@@ -25,9 +25,11 @@ describe('a new notebook', () => {
     await bob.page.keyboard.type('Bob');
     await bob.page.keyboard.press('Enter');
     await bob.page.getByTestId('name-dialog').waitFor({ state: 'detached' });
-    // straight on to code, as a Jupyter user does: "from" is not f, r, o, m in command mode
-    await bob.page.keyboard.type('from math import pi');
+    // the cursor is in the first cell, as it is for a returning visitor
     const [first] = await cellIds(bob.page);
+    await cellById(bob.page, first).locator('.monaco-editor.focused').waitFor();
+    // then straight on to code, as a Jupyter user does: "from" is not f, r, o, m in command mode
+    await bob.page.keyboard.type('from math import pi');
     await eventually(async () => expect(await shownSource(bob.page, first)).toBe('from math import pi'));
     expect(await bob.page.locator('[data-testid=cell]').count()).toBe(1);
     expect(await bob.page.getByTestId('ai-prompt').count()).toBe(0);
