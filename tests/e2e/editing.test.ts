@@ -25,7 +25,9 @@ describe('a new notebook', () => {
     await bob.page.keyboard.type('Bob');
     await bob.page.keyboard.press('Enter');
     await bob.page.getByTestId('name-dialog').waitFor({ state: 'detached' });
-    // the cursor is in the first cell, as it is for a returning visitor
+    // the cursor is in the first cell, as it is for a returning visitor (the dialog may come up
+    // before the notebook has arrived)
+    await bob.page.locator('[data-testid=cell]').first().waitFor();
     const [first] = await cellIds(bob.page);
     await cellById(bob.page, first).locator('.monaco-editor.focused').waitFor();
     // then straight on to code, as a Jupyter user does: "from" is not f, r, o, m in command mode
