@@ -15,7 +15,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import { startAppServer, type AppServer } from '../tests/e2e/server-process';
 import { cellCode } from './doc-fixtures';
 import { JUPYTERLAB_VERSION, setupJupyterLab } from './setup-jupyterlab.mjs';
 import { kb, mb, ms, ratio, sleep, summarize, table, type Summary } from './stats';
+import { freePort } from '../tests/support/gateway';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -160,16 +160,6 @@ export interface Ui {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Newest mtime under a directory (to tell a build older than its sources). */
 function newest(dir: string): number {

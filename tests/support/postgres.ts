@@ -6,12 +6,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { ensurePostgres } from '../../scripts/apt-install.mjs';
+import { freePort } from './gateway.js';
 
 export interface TestPostgres {
   host: string;
@@ -31,16 +31,6 @@ export interface TestPostgres {
 
 const isRoot = process.getuid?.() === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs a PostgreSQL program as the `postgres` user when we are root, else as ourselves. */
 function runPg(bin: string, program: string, args: string[]): void {
