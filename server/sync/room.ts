@@ -46,6 +46,13 @@ const MAX_CLOSE_REASON = 120;
 
 export interface SyncConnection {
   send(message: Uint8Array): void;
+  /**
+   * Sends the answer to a sync step 1 (the document, or what the client lacks of it) and calls
+   * `onSent` once it has left the server. The room sends one at a time per connection; the socket
+   * layer does not count it against its send buffer limit (a big notebook loads over a slow link).
+   * Without it, `send` is used and the answer counts as sent at once.
+   */
+  sendState?(message: Uint8Array, onSent: () => void): void;
   close(code: number, reason: string): void;
   /** a viewer: receives everything, its document updates are dropped */
   readonly isReadOnly?: boolean;
@@ -69,8 +76,21 @@ interface BatchEntry {
 export class DocRoom {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: awarenessProtocol.Awareness;
-  /** each connection and the awareness client ids it controls */
+  /**
+   * each connection and the awareness client ids it introduced (at most
+   * maxAwarenessClientsPerConnection over its life; they are its own until it closes)
+   */
   readonly conns = new Map<SyncConnection, Set<number>>();
+  /** who controls each awareness client id: a connection of this room, or another instance (relay) */
+  private awarenessOwners = new Map<number, SyncConnection | typeof ORIGIN_RELAY>();
+  /** bytes of each presence state held, and their sum (maxAwarenessBytesPerDoc) */
+  private awarenessBytes = new Map<number, number>();
+  private awarenessBytesTotal = 0;
+  /**
+   * connections whose sync step 1 answer is being made or is not out yet, with the newest state
+   * vector received meanwhile (answered next) and how many arrived meanwhile
+   */
+  private syncAnswers = new Map<SyncConnection, { next: Uint8Array | null; waiting: number }>();
   readonly ready: Promise<void>;
   private chain: Promise<void> = Promise.resolve();
   /**
@@ -325,8 +345,26 @@ export class DocRoom {
   /** An update or awareness change that another instance published for this notebook. */
   applyRelayed(kind: 'update' | 'awareness', data: Uint8Array): void {
     if (this.closed || this.isDeleted) return;
-    if (kind === 'update') Y.applyUpdate(this.doc, data, ORIGIN_RELAY);
-    else awarenessProtocol.applyAwarenessUpdate(this.awareness, data, ORIGIN_RELAY);
+    if (kind === 'update') {
+      Y.applyUpdate(this.doc, data, ORIGIN_RELAY);
+      return;
+    }
+    // another instance applied its own bounds to its connections; here its ids are its own
+    let entries: AwarenessEntry[];
+    try {
+      entries = decodeAwarenessUpdate(data);
+    } catch (err) {
+      this.log('warn', `notebook ${this.id}: ignored a relayed awareness update: ${(err as Error).message}`);
+      return;
+    }
+    const accepted = entries.filter((e) => {
+      const owner = this.awarenessOwners.get(e.clientId);
+      if (owner !== undefined && owner !== ORIGIN_RELAY) return false;
+      if (e.state === null) this.awarenessOwners.delete(e.clientId);
+      else this.awarenessOwners.set(e.clientId, ORIGIN_RELAY);
+      return true;
+    });
+    this.applyAwarenessEntries(accepted, ORIGIN_RELAY);
   }
 
   /**
@@ -368,10 +406,10 @@ export class DocRoom {
     origin: unknown,
   ) => {
     const changed = added.concat(updated, removed);
-    const controlled = origin ? this.conns.get(origin as SyncConnection) : undefined;
-    if (controlled) {
-      for (const id of added) controlled.add(id);
-      for (const id of removed) controlled.delete(id);
+    const isFromConnection = this.conns.has(origin as SyncConnection);
+    for (const id of removed) {
+      this.awarenessBytesTotal -= this.awarenessBytes.get(id) ?? 0;
+      this.awarenessBytes.delete(id);
     }
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MESSAGE_AWARENESS);
@@ -380,7 +418,7 @@ export class DocRoom {
     for (const conn of this.conns.keys()) safeSend(conn, message);
     // this instance's own clients (and their departures) reach the other instances; timeouts
     // happen on every instance by themselves
-    if (this.publish && origin !== ORIGIN_RELAY && (controlled || origin === null)) {
+    if (this.publish && origin !== ORIGIN_RELAY && (isFromConnection || origin === null)) {
       this.publish('awareness', awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
     }
   };
@@ -419,18 +457,7 @@ export class DocRoom {
           if (sub === syncProtocol.messageYjsSyncStep1) {
             const sv = decoding.readVarUint8Array(decoder);
             Y.decodeStateVector(sv);
-            // answer once everything applied so far is stored: a client never receives state
-            // that a crash right now would lose
-            this.chain = this.chain.then(async () => {
-              // whatever the room applied before this answer is stored first
-              while (this.batch.length && !this.isDeleted) await this.commitBatch();
-              const encoder = encoding.createEncoder();
-              encoding.writeVarUint(encoder, MESSAGE_SYNC);
-              encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
-              // only integrated state: pending data of some broken client is nobody else's business
-              encoding.writeVarUint8Array(encoder, encodeStateWithoutPending(this.doc, sv));
-              safeSend(conn, encoding.toUint8Array(encoder));
-            });
+            this.answerSyncStep1(conn, sv);
           } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
             // a viewer's edits are dropped: never applied, stored or broadcast (its presence still is)
             if (conn.isReadOnly) break;
@@ -447,8 +474,8 @@ export class DocRoom {
         }
         case MESSAGE_AWARENESS: {
           const update = decoding.readVarUint8Array(decoder);
-          checkAwarenessUpdate(update);
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, update, conn);
+          if (update.length > MAX_AWARENESS_BYTES) throw new MalformedMessageError(`awareness update of ${update.length} bytes is over ${MAX_AWARENESS_BYTES}`);
+          this.applyClientAwareness(conn, decodeAwarenessUpdate(update));
           break;
         }
         case MESSAGE_QUERY_AWARENESS: {
@@ -475,11 +502,135 @@ export class DocRoom {
   }
 
   disconnect(conn: SyncConnection): void {
-    const controlled = this.conns.get(conn);
+    const introduced = this.conns.get(conn);
     this.conns.delete(conn);
     this.pendingByConn.delete(conn);
-    if (controlled && controlled.size) {
-      awarenessProtocol.removeAwarenessStates(this.awareness, [...controlled], null);
+    this.syncAnswers.delete(conn);
+    if (!introduced?.size) return;
+    awarenessProtocol.removeAwarenessStates(this.awareness, [...introduced], null);
+    for (const id of introduced) {
+      this.awarenessOwners.delete(id);
+      // the ids are free again (the same client reconnecting takes its own back), and what the
+      // awareness remembers of them goes: ids cycled through connections leave nothing behind
+      this.awareness.meta.delete(id);
+    }
+  }
+
+  /**
+   * Answers a sync step 1 with what the client lacks, once everything applied so far is stored (a
+   * client never receives state that a crash right now would lose). One answer at a time per
+   * connection: a step 1 that arrives while an earlier answer is not out yet waits, and only the
+   * newest waiting one is answered (it asks for a superset of what the earlier ones did). A client
+   * that keeps asking without reading is closed with SLOW_CONSUMER.
+   */
+  private answerSyncStep1(conn: SyncConnection, sv: Uint8Array): void {
+    const current = this.syncAnswers.get(conn);
+    if (current) {
+      current.next = sv;
+      if (++current.waiting > this.limits.maxSyncStep1Waiting) {
+        this.refuse(conn, CloseCode.SLOW_CONSUMER, `sync step 1 sent ${current.waiting} times while the answer to an earlier one was unread`);
+      }
+      return;
+    }
+    const answer = { next: null as Uint8Array | null, waiting: 0 };
+    this.syncAnswers.set(conn, answer);
+    const send = (stateVector: Uint8Array) => {
+      this.chain = this.chain.then(async () => {
+        // whatever the room applied before this answer is stored first
+        while (this.batch.length && !this.isDeleted) await this.commitBatch();
+        if (this.syncAnswers.get(conn) !== answer) return;
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MESSAGE_SYNC);
+        encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
+        // only integrated state: pending data of some broken client is nobody else's business
+        encoding.writeVarUint8Array(encoder, encodeStateWithoutPending(this.doc, stateVector));
+        const message = encoding.toUint8Array(encoder);
+        const onSent = () => {
+          if (this.syncAnswers.get(conn) !== answer) return;
+          if (!answer.next) {
+            this.syncAnswers.delete(conn);
+            return;
+          }
+          const next = answer.next;
+          answer.next = null;
+          answer.waiting = 0;
+          send(next);
+        };
+        try {
+          if (conn.sendState) conn.sendState(message, onSent);
+          else {
+            conn.send(message);
+            onSent();
+          }
+        } catch {
+          // a broken connection is cleaned up by its close handler
+        }
+      });
+    };
+    send(sv);
+  }
+
+  /**
+   * A connection's awareness update, cut to what it may do: set or remove the presence of ids it
+   * introduced, and introduce new ids within the per-connection and per-document bounds. Entries
+   * for someone else's id (another connection's, another instance's, the server's own) are
+   * dropped: nobody overwrites or removes another person's presence. A state over
+   * maxAwarenessStateBytes, or an id past maxAwarenessClientsPerConnection, closes the connection.
+   */
+  private applyClientAwareness(conn: SyncConnection, entries: AwarenessEntry[]): void {
+    const introduced = this.conns.get(conn);
+    if (!introduced) return;
+    const accepted: AwarenessEntry[] = [];
+    let othersDropped = 0;
+    let overDocLimit = 0;
+    for (const e of entries) {
+      if (e.bytes > this.limits.maxAwarenessStateBytes) {
+        this.refuse(conn, CloseCode.LIMIT_EXCEEDED, `presence state of ${e.bytes} bytes is over ${this.limits.maxAwarenessStateBytes}`);
+        return;
+      }
+      const owner = this.awarenessOwners.get(e.clientId);
+      const held = this.awarenessBytes.get(e.clientId) ?? 0;
+      const fitsDoc = (isNew: boolean) =>
+        e.state === null ||
+        ((!isNew || this.awareness.getStates().size < this.limits.maxAwarenessStatesPerDoc) &&
+          this.awarenessBytesTotal - held + e.bytes <= this.limits.maxAwarenessBytesPerDoc);
+      if (owner === conn) {
+        if (fitsDoc(false)) accepted.push(e);
+        else overDocLimit++;
+        continue;
+      }
+      if (owner !== undefined || e.clientId === this.awareness.clientID) {
+        othersDropped++;
+        continue;
+      }
+      // removing an id nobody holds changes nothing, and claims nothing
+      if (e.state === null) continue;
+      if (introduced.size >= this.limits.maxAwarenessClientsPerConnection) {
+        this.refuse(conn, CloseCode.LIMIT_EXCEEDED, `more than ${this.limits.maxAwarenessClientsPerConnection} presences (awareness client ids) on one connection`);
+        return;
+      }
+      if (!fitsDoc(true)) {
+        overDocLimit++;
+        continue;
+      }
+      this.awarenessOwners.set(e.clientId, conn);
+      introduced.add(e.clientId);
+      accepted.push(e);
+    }
+    if (othersDropped) this.log('warn', `notebook ${this.id}: dropped ${othersDropped} awareness entr(ies) for another connection's client id`);
+    if (overDocLimit) this.log('warn', `notebook ${this.id}: dropped ${overDocLimit} presence(s): the notebook holds ${this.awareness.getStates().size} (${this.awarenessBytesTotal} bytes)`);
+    this.applyAwarenessEntries(accepted, conn);
+  }
+
+  /** Applies awareness entries (already allowed) and accounts the bytes of the states it kept. */
+  private applyAwarenessEntries(entries: AwarenessEntry[], origin: unknown): void {
+    if (!entries.length) return;
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(entries), origin);
+    for (const e of entries) {
+      // an entry older than what the awareness has was not applied
+      if (e.state === null || this.awareness.meta.get(e.clientId)?.clock !== e.clock || !this.awareness.getStates().has(e.clientId)) continue;
+      this.awarenessBytesTotal += e.bytes - (this.awarenessBytes.get(e.clientId) ?? 0);
+      this.awarenessBytes.set(e.clientId, e.bytes);
     }
   }
 
@@ -691,19 +842,44 @@ function truncateAscii(s: string, max: number): string {
   return ascii.length <= max ? ascii : `${ascii.slice(0, max - 3)}...`;
 }
 
+/** One entry of an awareness update: a client id, its clock, and its state as sent. */
+interface AwarenessEntry {
+  clientId: number;
+  clock: number;
+  /** the state's JSON as received (re-encoded as is) */
+  json: string;
+  state: unknown;
+  /** UTF-8 bytes of `json` */
+  bytes: number;
+}
+
 /** Every entry of an awareness update must carry a JSON object (or null) so other clients can read it. */
-function checkAwarenessUpdate(update: Uint8Array) {
-  if (update.length > MAX_AWARENESS_BYTES) throw new MalformedMessageError(`awareness update of ${update.length} bytes is over ${MAX_AWARENESS_BYTES}`);
+function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update);
   const len = decoding.readVarUint(decoder);
+  const entries: AwarenessEntry[] = [];
   for (let i = 0; i < len; i++) {
-    decoding.readVarUint(decoder); // clientID
-    decoding.readVarUint(decoder); // clock
-    const state = JSON.parse(decoding.readVarString(decoder));
+    const clientId = decoding.readVarUint(decoder);
+    const clock = decoding.readVarUint(decoder);
+    const json = decoding.readVarString(decoder);
+    const state = JSON.parse(json);
     if (state !== null && (typeof state !== 'object' || Array.isArray(state))) {
       throw new MalformedMessageError('awareness state is not an object');
     }
+    entries.push({ clientId, clock, json, state, bytes: Buffer.byteLength(json) });
   }
+  return entries;
+}
+
+function encodeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
+  for (const e of entries) {
+    encoding.writeVarUint(encoder, e.clientId);
+    encoding.writeVarUint(encoder, e.clock);
+    encoding.writeVarString(encoder, e.json);
+  }
+  return encoding.toUint8Array(encoder);
 }
 
 function safeSend(conn: SyncConnection, message: Uint8Array) {

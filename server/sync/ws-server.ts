@@ -3,6 +3,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CloseCode, CloseReason, MAX_MESSAGE_BYTES } from './close-codes';
+import { MAX_SEND_BUFFER_BYTES, RateLimiter } from './limits';
 import { MalformedMessageError, type SyncConnection } from './room';
 import type { RoomManager } from './rooms';
 
@@ -56,35 +57,76 @@ export function createSyncServer(rooms: RoomManager, log: Log, opts: SyncServerO
         if (!set.size) byGrant.delete(access.grantId!);
       });
     }
+    let isClosing = false;
+    /** closes once with a named code; what the socket still sends or is sent is dropped */
+    const closeWith = (code: number, reason: string) => {
+      if (isClosing) return;
+      isClosing = true;
+      ws.close(code, reason);
+    };
+    const refuse = (code: number, reason: string) => {
+      if (isClosing) return;
+      log('warn', `sync ${notebookId}: closing a connection (${code}): ${reason}`);
+      closeWith(code, reason);
+    };
+    /** bytes of the sync step 2 answer handed to ws and not written out yet (exempt from the limit) */
+    let stateBytesUnsent = 0;
+    const isOverBuffer = () => ws.bufferedAmount - stateBytesUnsent > MAX_SEND_BUFFER_BYTES;
     const conn: SyncConnection = {
       send: (m) => {
-        if (ws.readyState === ws.OPEN) ws.send(m, { binary: true });
+        if (isClosing || ws.readyState !== ws.OPEN) return;
+        // a client that does not read is closed, never buffered without end (the message that
+        // crosses the limit is still queued: one big paste reaches a reader with an empty buffer)
+        if (isOverBuffer()) {
+          refuse(CloseCode.SLOW_CONSUMER, `${ws.bufferedAmount} bytes unread, over ${MAX_SEND_BUFFER_BYTES}`);
+          return;
+        }
+        ws.send(m, { binary: true });
       },
-      close: (code, reason) => ws.close(code, reason),
+      sendState: (m, onSent) => {
+        if (isClosing || ws.readyState !== ws.OPEN) return;
+        if (isOverBuffer()) {
+          refuse(CloseCode.SLOW_CONSUMER, `${ws.bufferedAmount} bytes unread, over ${MAX_SEND_BUFFER_BYTES}`);
+          return;
+        }
+        stateBytesUnsent += m.byteLength;
+        ws.send(m, { binary: true }, () => {
+          stateBytesUnsent -= m.byteLength;
+          onSent();
+        });
+      },
+      close: closeWith,
       isReadOnly: access.isReadOnly,
     };
+    const rate = new RateLimiter();
     // messages that arrive while the document loads are handled in order once it is loaded
     const pending: Uint8Array[] = [];
     let room: Awaited<ReturnType<RoomManager['get']>> = null;
     let closed = false;
 
     const handle = (data: Uint8Array) => {
+      if (isClosing) return;
       try {
         room!.handleMessage(conn, data);
       } catch (err) {
         const code = CloseCode.BAD_MESSAGE;
         if (!(err instanceof MalformedMessageError)) log('error', `sync ${notebookId}: unexpected: ${(err as Error).stack}`);
         log('warn', `sync ${notebookId}: closing a connection: ${(err as Error).message}`);
-        ws.close(code, CloseReason[code]);
+        closeWith(code, CloseReason[code]);
       }
     };
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isClosing) return;
       if (!isBinary) {
-        ws.close(CloseCode.BAD_MESSAGE, 'binary frames only');
+        closeWith(CloseCode.BAD_MESSAGE, 'binary frames only');
         return;
       }
       const bytes = toBytes(data);
+      if (!rate.take(bytes.byteLength)) {
+        refuse(CloseCode.LIMIT_EXCEEDED, 'too many messages or bytes per second');
+        return;
+      }
       if (room) handle(bytes);
       else pending.push(bytes);
     });
