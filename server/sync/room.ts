@@ -91,6 +91,8 @@ export class DocRoom {
    * vector received meanwhile (answered next) and how many arrived meanwhile
    */
   private syncAnswers = new Map<SyncConnection, { next: Uint8Array | null; waiting: number }>();
+  /** what was logged about a connection already */
+  private warned = new WeakMap<SyncConnection, Set<string>>();
   readonly ready: Promise<void>;
   private chain: Promise<void> = Promise.resolve();
   /**
@@ -589,37 +591,42 @@ export class DocRoom {
         return;
       }
       const owner = this.awarenessOwners.get(e.clientId);
-      const held = this.awarenessBytes.get(e.clientId) ?? 0;
-      const fitsDoc = (isNew: boolean) =>
-        e.state === null ||
-        ((!isNew || this.awareness.getStates().size < this.limits.maxAwarenessStatesPerDoc) &&
-          this.awarenessBytesTotal - held + e.bytes <= this.limits.maxAwarenessBytesPerDoc);
-      if (owner === conn) {
-        if (fitsDoc(false)) accepted.push(e);
-        else overDocLimit++;
-        continue;
-      }
-      if (owner !== undefined || e.clientId === this.awareness.clientID) {
+      if ((owner !== undefined && owner !== conn) || e.clientId === this.awareness.clientID) {
         othersDropped++;
         continue;
       }
-      // removing an id nobody holds changes nothing, and claims nothing
-      if (e.state === null) continue;
-      if (introduced.size >= this.limits.maxAwarenessClientsPerConnection) {
-        this.refuse(conn, CloseCode.LIMIT_EXCEEDED, `more than ${this.limits.maxAwarenessClientsPerConnection} presences (awareness client ids) on one connection`);
-        return;
+      if (owner === undefined) {
+        // removing an id nobody holds changes nothing, and claims nothing
+        if (e.state === null) continue;
+        // an id is claimed even when the notebook has no room for its state: the bound on ids
+        // per connection holds whatever the notebook's presences are
+        if (introduced.size >= this.limits.maxAwarenessClientsPerConnection) {
+          this.refuse(conn, CloseCode.LIMIT_EXCEEDED, `more than ${this.limits.maxAwarenessClientsPerConnection} presences (awareness client ids) on one connection`);
+          return;
+        }
+        this.awarenessOwners.set(e.clientId, conn);
+        introduced.add(e.clientId);
       }
-      if (!fitsDoc(true)) {
-        overDocLimit++;
-        continue;
-      }
-      this.awarenessOwners.set(e.clientId, conn);
-      introduced.add(e.clientId);
-      accepted.push(e);
+      const states = this.awareness.getStates();
+      const fits =
+        e.state === null ||
+        ((states.has(e.clientId) || states.size < this.limits.maxAwarenessStatesPerDoc) &&
+          this.awarenessBytesTotal - (this.awarenessBytes.get(e.clientId) ?? 0) + e.bytes <= this.limits.maxAwarenessBytesPerDoc);
+      if (fits) accepted.push(e);
+      else overDocLimit++;
     }
-    if (othersDropped) this.log('warn', `notebook ${this.id}: dropped ${othersDropped} awareness entr(ies) for another connection's client id`);
-    if (overDocLimit) this.log('warn', `notebook ${this.id}: dropped ${overDocLimit} presence(s): the notebook holds ${this.awareness.getStates().size} (${this.awarenessBytesTotal} bytes)`);
+    // once per connection and kind: a flood must not become a flood of log lines
+    if (othersDropped) this.warnOnce(conn, 'others', `dropped awareness entries for client ids of other connections (further ones from this connection are dropped silently)`);
+    if (overDocLimit) this.warnOnce(conn, 'full', `presences dropped: the notebook holds ${this.awareness.getStates().size} (${this.awarenessBytesTotal} bytes), its bound`);
     this.applyAwarenessEntries(accepted, conn);
+  }
+
+  private warnOnce(conn: SyncConnection, kind: string, msg: string): void {
+    const warned = this.warned.get(conn) ?? new Set<string>();
+    if (warned.has(kind)) return;
+    warned.add(kind);
+    this.warned.set(conn, warned);
+    this.log('warn', `notebook ${this.id}: ${msg}`);
   }
 
   /** Applies awareness entries (already allowed) and accounts the bytes of the states it kept. */
