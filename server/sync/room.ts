@@ -20,6 +20,13 @@ export const MESSAGE_QUERY_AWARENESS = 3;
 export const COMPACT_AFTER_UPDATES = 500;
 /** Largest awareness update accepted (a name, a colour, a cursor: far below this). */
 export const MAX_AWARENESS_BYTES = 64 * 1024;
+/**
+ * How long the awareness remembers the clock of a client id whose connection closed. y-websocket
+ * clients send back every presence change they apply, others' included: a late echo of someone's
+ * last state must be seen as stale (its clock is not newer), not taken as a new presence. After
+ * this the id is forgotten, so ids cycled through connections leave nothing behind.
+ */
+export const FORGET_RELEASED_ID_MS = 60_000;
 /** The layout probe of a room is dropped after this long without a client update (rebuilt at the next). */
 export const PROBE_IDLE_MS = 30_000;
 /** Retry a failed store this often; the document stays in memory meanwhile. */
@@ -86,6 +93,8 @@ export class DocRoom {
   /** bytes of each presence state held, and their sum (maxAwarenessBytesPerDoc) */
   private awarenessBytes = new Map<number, number>();
   private awarenessBytesTotal = 0;
+  /** client ids whose connection closed, and when (oldest first): forgotten after FORGET_RELEASED_ID_MS */
+  private releasedIds = new Map<number, number>();
   /**
    * connections whose sync step 1 answer is being made or is not out yet, with the newest state
    * vector received meanwhile (answered next) and how many arrived meanwhile
@@ -510,11 +519,21 @@ export class DocRoom {
     this.syncAnswers.delete(conn);
     if (!introduced?.size) return;
     awarenessProtocol.removeAwarenessStates(this.awareness, [...introduced], null);
+    const now = Date.now();
     for (const id of introduced) {
+      // free again: the same client reconnecting takes its own id back with its next change
       this.awarenessOwners.delete(id);
-      // the ids are free again (the same client reconnecting takes its own back), and what the
-      // awareness remembers of them goes: ids cycled through connections leave nothing behind
-      this.awareness.meta.delete(id);
+      this.releasedIds.delete(id);
+      this.releasedIds.set(id, now);
+    }
+    this.forgetReleasedIds(now);
+  }
+
+  private forgetReleasedIds(now: number): void {
+    for (const [id, at] of this.releasedIds) {
+      if (now - at < FORGET_RELEASED_ID_MS) break;
+      this.releasedIds.delete(id);
+      if (!this.awarenessOwners.has(id) && !this.awareness.getStates().has(id)) this.awareness.meta.delete(id);
     }
   }
 
@@ -583,7 +602,6 @@ export class DocRoom {
     const introduced = this.conns.get(conn);
     if (!introduced) return;
     const accepted: AwarenessEntry[] = [];
-    let othersDropped = 0;
     let overDocLimit = 0;
     for (const e of entries) {
       if (e.bytes > this.limits.maxAwarenessStateBytes) {
@@ -591,13 +609,12 @@ export class DocRoom {
         return;
       }
       const owner = this.awarenessOwners.get(e.clientId);
-      if ((owner !== undefined && owner !== conn) || e.clientId === this.awareness.clientID) {
-        othersDropped++;
-        continue;
-      }
+      // y-websocket clients echo others' entries routinely: dropped without a word
+      if ((owner !== undefined && owner !== conn) || e.clientId === this.awareness.clientID) continue;
       if (owner === undefined) {
-        // removing an id nobody holds changes nothing, and claims nothing
-        if (e.state === null) continue;
+        // removing an id nobody holds changes nothing, and neither does a state no newer than the
+        // last one the id had (an echo after its connection closed): neither claims the id
+        if (e.state === null || e.clock <= (this.awareness.meta.get(e.clientId)?.clock ?? -1)) continue;
         // an id is claimed even when the notebook has no room for its state: the bound on ids
         // per connection holds whatever the notebook's presences are
         if (introduced.size >= this.limits.maxAwarenessClientsPerConnection) {
@@ -605,6 +622,7 @@ export class DocRoom {
           return;
         }
         this.awarenessOwners.set(e.clientId, conn);
+        this.releasedIds.delete(e.clientId);
         introduced.add(e.clientId);
       }
       const states = this.awareness.getStates();
@@ -615,8 +633,7 @@ export class DocRoom {
       if (fits) accepted.push(e);
       else overDocLimit++;
     }
-    // once per connection and kind: a flood must not become a flood of log lines
-    if (othersDropped) this.warnOnce(conn, 'others', `dropped awareness entries for client ids of other connections (further ones from this connection are dropped silently)`);
+    // once per connection: a flood must not become a flood of log lines
     if (overDocLimit) this.warnOnce(conn, 'full', `presences dropped: the notebook holds ${this.awareness.getStates().size} (${this.awarenessBytesTotal} bytes), its bound`);
     this.applyAwarenessEntries(accepted, conn);
   }

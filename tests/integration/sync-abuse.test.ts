@@ -257,6 +257,10 @@ describe('presence (awareness)', () => {
     const alice = connectClient(server.wsUrl, id);
     clients.push(alice);
     await alice.synced;
+    // y-websocket sends back every presence change it applies, the flood's included: echoes of
+    // others' ids are dropped, never counted against Alice's own bound
+    const aliceCloses: number[] = [];
+    alice.provider.on('connection-close', (e: CloseEvent | null) => aliceCloses.push(e?.code ?? 0));
     alice.provider.awareness.setLocalState({ user: { name: 'Alice', color: '#cc3333' } });
     const observer = await rawSocket(id, token);
     const hasAlice = (states: Map<number, unknown>) => [...states.values()].some((state) => json(state).includes('Alice'));
@@ -302,6 +306,10 @@ describe('presence (awareness)', () => {
     expect(peak - before).toBeLessThan(MAX_RSS_GROWTH_MB);
     expect(after.size).toBeLessThanOrEqual(MAX_AWARENESS_STATES_PER_DOC);
     for (const h of holders) h.ws.close();
+    // the flood came and went past Alice, who stays connected and present
+    expect(hasAlice(await queryAwareness(observer))).toBe(true);
+    expect(aliceCloses).toEqual([]);
+    expect(alice.provider.wsconnected).toBe(true);
   });
 
   it("a viewer cannot overwrite or remove another person's presence", async () => {
@@ -331,6 +339,32 @@ describe('presence (awareness)', () => {
     // dropped, not closed: a reconnecting client may race its old connection for its own id
     expect(mallory.ws.readyState).toBe(WebSocket.OPEN);
     mallory.ws.close();
+  });
+
+  it('people who left do not come back through late echoes of their presence, and the echoing client is not charged for them', async () => {
+    const id = await createNotebook(server.url, 'Echo');
+    const token = await viewerToken(id);
+    const observer = await rawSocket(id, token);
+    const people = Array.from({ length: 2 * MAX_AWARENESS_CLIENTS_PER_CONNECTION }, (_, i) => ({ clientId: 9_100_000 + i, clock: 3, state: { user: { name: `left-${i}` } } }));
+    const sockets = await Promise.all(people.map(() => rawSocket(id, token)));
+    people.forEach((p, i) => sockets[i].ws.send(awarenessMessage([p])));
+    await Promise.all(sockets.map((s) => queryAwareness(s)));
+    let seen = await queryAwareness(observer);
+    expect(people.filter((p) => seen.has(p.clientId))).toHaveLength(people.length);
+    for (const s of sockets) s.ws.close();
+    await Promise.all(sockets.map((s) => s.closed));
+    for (const deadline = Date.now() + UI_MS; ; await new Promise((r) => setTimeout(r, 20))) {
+      seen = await queryAwareness(observer);
+      if (!people.some((p) => seen.has(p.clientId))) break;
+      if (Date.now() > deadline) throw new Error('timed out waiting for the people who left to disappear');
+    }
+    // what a y-websocket client sends back when it applies someone's presence just as they leave
+    const echoer = await rawSocket(id, token);
+    for (const p of people) echoer.ws.send(awarenessMessage([p]));
+    seen = await queryAwareness(echoer);
+    expect(people.filter((p) => seen.has(p.clientId))).toEqual([]);
+    expect(echoer.ws.readyState).toBe(WebSocket.OPEN);
+    echoer.ws.close();
   });
 });
 
