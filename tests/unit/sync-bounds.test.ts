@@ -6,7 +6,7 @@ import * as decoding from 'lib0/decoding';
 import { cellsOf, cellToJSON, cloneCell, createCellMap, notebookToJSON } from '../../common/notebook/model';
 import { DocRoom, type SyncConnection } from '../../server/sync/room';
 import { CloseCode } from '../../server/sync/close-codes';
-import { pendingBytes, type SyncLimits } from '../../server/sync/limits';
+import { DEFAULT_SYNC_LIMITS, pendingBytes, RateLimiter, type SyncLimits } from '../../server/sync/limits';
 import { openSqliteStorage } from '../../server/storage/sqlite';
 import type { Storage } from '../../server/storage/types';
 import { tempDir } from '../support/server';
@@ -218,5 +218,61 @@ describe('layout', () => {
     }
     expect([a.closed, b.closed]).toEqual([null, null]);
     expect(notebookToJSON(r.doc).cells).toHaveLength(1);
+  });
+});
+
+describe('per-connection bounds (decision 0024)', () => {
+  /** A connection whose document answers leave only when the test says so (a client that does not read). */
+  function stalledConn() {
+    const c = fakeConn() as FakeConn & { answers: number; flush: Array<() => void> };
+    c.answers = 0;
+    c.flush = [];
+    c.sendState = (m, onSent) => {
+      c.received.push(m);
+      c.answers++;
+      c.flush.push(onSent);
+    };
+    return c;
+  }
+
+  it('answers one sync step 1 at a time: repeats wait for the answer to leave, and only the newest is answered', async () => {
+    const { room: r } = await room();
+    const c = stalledConn();
+    await r.connect(c);
+    for (let i = 0; i < 5; i++) r.handleMessage(c, step1Message(new Y.Doc()));
+    await r.flushed();
+    expect(c.answers).toBe(1);
+    c.flush.shift()!();
+    await r.flushed();
+    expect(c.answers).toBe(2);
+    c.flush.shift()!();
+    await r.flushed();
+    expect(c.answers).toBe(2);
+    expect(c.closed).toBeNull();
+  });
+
+  it(`closes with SLOW_CONSUMER a connection that asks more than ${DEFAULT_SYNC_LIMITS.maxSyncStep1Waiting} times while an answer is unread`, async () => {
+    const { room: r } = await room();
+    const c = stalledConn();
+    await r.connect(c);
+    for (let i = 0; i <= DEFAULT_SYNC_LIMITS.maxSyncStep1Waiting + 1; i++) r.handleMessage(c, step1Message(new Y.Doc()));
+    expect(c.closed?.code).toBe(CloseCode.SLOW_CONSUMER);
+    await r.flushed();
+    expect(c.answers).toBeLessThanOrEqual(1);
+  });
+
+  it('rate limiter: a burst fits, past it messages are refused until the buckets refill', () => {
+    let now = 0;
+    const rate = new RateLimiter({ messagesPerSecond: 10, messageBurst: 20, bytesPerSecond: 1000, byteBurst: 5000 }, () => now);
+    for (let i = 0; i < 20; i++) expect(rate.take(10)).toBe(true);
+    expect(rate.take(10)).toBe(false);
+    now += 100;
+    expect(rate.take(10)).toBe(true);
+    expect(rate.take(10)).toBe(false);
+    now += 10_000;
+    // bytes: the burst, not more
+    expect(rate.take(5001)).toBe(false);
+    expect(rate.take(4800)).toBe(true);
+    expect(rate.take(300)).toBe(false);
   });
 });
