@@ -24,12 +24,11 @@ export const MAX_DOC_BYTES = 256 * 1024 * 1024;
 /**
  * Bytes queued for one socket (ws.bufferedAmount) past which the next message closes it with
  * SLOW_CONSUMER instead of being queued. The one document answer in flight (the sync step 2 of a
- * sync step 1) does not count, so a big notebook still loads over a slow link; a single message
- * is always queued when the buffer is under the limit, so a collaborator's 16 MiB paste reaches
- * everyone. A page that reads its socket stays far below this: it lets a busy tab fall behind by
- * this much before it is dropped.
+ * sync step 1) does not count, so a big notebook still loads over a slow link; a message is always
+ * queued while the buffer is under the limit, so a reader may be one largest frame
+ * (MAX_MESSAGE_BYTES, a collaborator's big paste) behind, and then some, before it is dropped.
  */
-export const MAX_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+export const MAX_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 /**
  * Sync step 1 messages a connection may send while the answer to an earlier one is not out yet.
  * They are coalesced (only the newest is answered, once the earlier answer has left), so this
@@ -49,6 +48,14 @@ export const MAX_AWARENESS_CLIENTS_PER_CONNECTION = 4;
  * hundred bytes; JupyterLab's adds an identity and the current document's cursors.
  */
 export const MAX_AWARENESS_STATE_BYTES = 16 * 1024;
+/**
+ * Bytes of presence states a connection may set per second (its own ids only: the echoes of
+ * others' states that y-websocket sends back are dropped before they count), and the burst. Every
+ * change is sent to every connection, so this is what one connection can make each reader receive.
+ * A cursor moving with a held key is ~60 small states a second, a few KiB.
+ */
+export const MAX_PRESENCE_BYTES_PER_SECOND = 256 * 1024;
+export const MAX_PRESENCE_BYTE_BURST = 1024 * 1024;
 /** Presences one document holds. Past it (or MAX_AWARENESS_BYTES_PER_DOC), new ones are ignored. */
 export const MAX_AWARENESS_STATES_PER_DOC = 500;
 /** Bytes of the presence states one document holds together (every newcomer receives them all). */
@@ -77,6 +84,8 @@ export interface SyncLimits {
   maxAwarenessStateBytes: number;
   maxAwarenessStatesPerDoc: number;
   maxAwarenessBytesPerDoc: number;
+  maxPresenceBytesPerSecond: number;
+  maxPresenceByteBurst: number;
 }
 
 export const DEFAULT_SYNC_LIMITS: SyncLimits = {
@@ -88,6 +97,8 @@ export const DEFAULT_SYNC_LIMITS: SyncLimits = {
   maxAwarenessStateBytes: MAX_AWARENESS_STATE_BYTES,
   maxAwarenessStatesPerDoc: MAX_AWARENESS_STATES_PER_DOC,
   maxAwarenessBytesPerDoc: MAX_AWARENESS_BYTES_PER_DOC,
+  maxPresenceBytesPerSecond: MAX_PRESENCE_BYTES_PER_SECOND,
+  maxPresenceByteBurst: MAX_PRESENCE_BYTE_BURST,
 };
 
 /**

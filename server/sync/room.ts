@@ -9,7 +9,7 @@ import { getTitle, initNotebook } from '../../common/notebook/model';
 import { checkLayoutTransaction, type LayoutCheck } from '../../common/notebook/layout';
 import type { Storage } from '../storage/types';
 import { CloseCode } from './close-codes';
-import { DEFAULT_SYNC_LIMITS, dropPending, encodeStateWithoutPending, pendingBytes, type SyncLimits } from './limits';
+import { DEFAULT_SYNC_LIMITS, dropPending, encodeStateWithoutPending, pendingBytes, RateLimiter, type SyncLimits } from './limits';
 
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
@@ -100,6 +100,8 @@ export class DocRoom {
    * vector received meanwhile (answered next) and how many arrived meanwhile
    */
   private syncAnswers = new Map<SyncConnection, { next: Uint8Array | null; waiting: number }>();
+  /** bytes of presence each connection may still set (maxPresenceBytesPerSecond) */
+  private presenceRates = new WeakMap<SyncConnection, RateLimiter>();
   /** what was logged about a connection already */
   private warned = new WeakMap<SyncConnection, Set<string>>();
   readonly ready: Promise<void>;
@@ -633,9 +635,25 @@ export class DocRoom {
       if (fits) accepted.push(e);
       else overDocLimit++;
     }
+    const bytes = accepted.reduce((n, e) => n + e.bytes, 0);
+    if (bytes > 0 && !this.presenceRate(conn).take(bytes)) {
+      this.refuse(conn, CloseCode.LIMIT_EXCEEDED, `presence changes over ${this.limits.maxPresenceBytesPerSecond} bytes a second`);
+      return;
+    }
     // once per connection: a flood must not become a flood of log lines
     if (overDocLimit) this.warnOnce(conn, 'full', `presences dropped: the notebook holds ${this.awareness.getStates().size} (${this.awarenessBytesTotal} bytes), its bound`);
     this.applyAwarenessEntries(accepted, conn);
+  }
+
+  private presenceRate(conn: SyncConnection): RateLimiter {
+    let rate = this.presenceRates.get(conn);
+    if (!rate) {
+      const l = this.limits;
+      // only bytes are limited here; messages are the socket's bucket's business
+      rate = new RateLimiter({ messagesPerSecond: Infinity, messageBurst: Infinity, bytesPerSecond: l.maxPresenceBytesPerSecond, byteBurst: l.maxPresenceByteBurst });
+      this.presenceRates.set(conn, rate);
+    }
+    return rate;
   }
 
   private warnOnce(conn: SyncConnection, kind: string, msg: string): void {

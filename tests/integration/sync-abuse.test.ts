@@ -19,6 +19,7 @@ import {
   MAX_AWARENESS_STATE_BYTES,
   MAX_AWARENESS_STATES_PER_DOC,
   MAX_MESSAGE_BURST,
+  MAX_PRESENCE_BYTE_BURST,
 } from '../../server/sync/limits';
 import { fetchAsAdmin } from '../support/auth';
 import { createNotebook, tempDir } from '../support/server';
@@ -228,23 +229,25 @@ describe('a viewer that does not read', () => {
     const logsBefore = closedWith(CloseCode.SLOW_CONSUMER);
     const s = await rawSocket(id, token);
     s.ws.pause();
-    // the editor's presence changes (8 KiB each, as a big selection would be) reach every
-    // connection; the document does not grow, so what the server holds is what it queues
-    const note = 'n'.repeat(8 * 1024);
-    let sent = 0;
-    for (; sent < 8000 && closedWith(CloseCode.SLOW_CONSUMER) === logsBefore; sent++) {
-      editor.provider.awareness.setLocalStateField('note', `${sent}${note}`);
-      if (sent % 40 === 39) await new Promise((r) => setTimeout(r, 100));
+    // the editor pastes 1 MiB and takes it back, again and again: each paste reaches every
+    // connection, and the document stays small, so what the server holds is what it queues
+    const text = cellSource(cellsOf(editor.doc).get(0));
+    const chunk = 'y'.repeat(1024 * 1024);
+    let pasted = 0;
+    for (; pasted < 64 && closedWith(CloseCode.SLOW_CONSUMER) === logsBefore; pasted++) {
+      text.insert(0, chunk);
+      text.delete(0, chunk.length);
+      await new Promise((r) => setTimeout(r, 20));
     }
     await waitFor(() => closedWith(CloseCode.SLOW_CONSUMER) > logsBefore, { what: 'the server to close the slow reader', timeoutMs: UI_MS });
     const peak = rss.stop();
-    console.info(`slow reader while ${((sent * note.length) / 2 ** 20).toFixed(0)} MiB of presence went out: server RSS ${before.toFixed(0)} MB -> peak ${peak.toFixed(0)} MB`);
+    console.info(`slow reader while ${pasted} MiB were pasted and taken back: server RSS ${before.toFixed(0)} MB -> peak ${peak.toFixed(0)} MB`);
     expect(peak - before).toBeLessThan(MAX_RSS_GROWTH_MB);
     s.ws.resume();
     expect(await s.closed).toBe(CloseCode.SLOW_CONSUMER);
-    // the others were never dropped, and the reader that reads saw the editor's last presence
-    const last = `${sent - 1}${note}`;
-    await waitFor(() => (reader.provider.awareness.getStates().get(editor.provider.awareness.clientID) as { note?: string } | undefined)?.note === last, { what: "the editor's last presence at the reader", timeoutMs: UI_MS });
+    // the others were never dropped, and the reader that reads has the editor's last word
+    text.insert(0, 'the end');
+    await waitFor(() => cellSource(cellsOf(reader.doc).get(0)).toString() === text.toString(), { what: "the editor's text at the reader", timeoutMs: UI_MS });
     expect(othersClosed).toBe(0);
     expect(editor.provider.wsconnected && reader.provider.wsconnected).toBe(true);
   });
@@ -310,6 +313,15 @@ describe('presence (awareness)', () => {
     expect(hasAlice(await queryAwareness(observer))).toBe(true);
     expect(aliceCloses).toEqual([]);
     expect(alice.provider.wsconnected).toBe(true);
+  });
+
+  it('a connection that changes its presence faster than the budget is closed with LIMIT_EXCEEDED', async () => {
+    const id = await createNotebook(server.url, 'Presence rate');
+    const s = await rawSocket(id, await viewerToken(id));
+    const state = { user: { name: 'p'.repeat(MAX_AWARENESS_STATE_BYTES - 200) } };
+    // one id, its own, a new 16 KiB state each time: 4 MiB at once, over the burst
+    for (let clock = 1; clock <= (4 * MAX_PRESENCE_BYTE_BURST) / MAX_AWARENESS_STATE_BYTES; clock++) s.ws.send(awarenessMessage([{ clientId: 9_200_000, clock, state }]));
+    expect(await s.closed).toBe(CloseCode.LIMIT_EXCEEDED);
   });
 
   it("a viewer cannot overwrite or remove another person's presence", async () => {
@@ -397,8 +409,8 @@ describe('message rate', () => {
       alice.provider.awareness.setLocalStateField('cursor', text.length);
       if (k % 30 === 29) await new Promise((r) => setTimeout(r, 5));
     }
-    // three big pastes in a row (a 15 MiB file each)
-    for (let p = 0; p < 3; p++) text.insert(text.length, `\n${String(p).repeat(15 * 1024 * 1024)}`);
+    // a big paste (a 15 MiB file)
+    text.insert(text.length, `\n${'0'.repeat(15 * 1024 * 1024)}`);
     // a thousand cells, one transaction each (a script or an agent adding them one by one)
     for (let i = 0; i < 1000; i++) insertCell(bob.doc, cellsOf(bob.doc).length, { source: `print(${i})` });
 
