@@ -128,9 +128,18 @@ export function initNotebook(doc: Y.Doc, opts: InitOptions = {}): void {
   });
 }
 
+/**
+ * Characters a title may not hold: control characters (C0, DEL, C1: tabs and newlines included),
+ * the Unicode line and paragraph separators, and the invisible bidirectional overrides and isolates,
+ * which can make a title in the list read as something it is not (title.ts checks renames with it).
+ */
+export const TITLE_FORBIDDEN_CHARS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const TITLE_FORBIDDEN_ALL = new RegExp(TITLE_FORBIDDEN_CHARS.source, 'gu');
+
+/** A title made from whatever was given (create, import, the title field): always one the layout check accepts. */
 export function cleanTitle(title: unknown): string {
   if (typeof title !== 'string') return DEFAULT_TITLE;
-  const t = title.replace(/[\u0000-\u001f]/g, ' ').trim().slice(0, MAX_TITLE_LENGTH);
+  const t = title.replace(TITLE_FORBIDDEN_ALL, ' ').trim().slice(0, MAX_TITLE_LENGTH).trim();
   return t || DEFAULT_TITLE;
 }
 
