@@ -29,6 +29,7 @@ import { apiGuard, credentialsOf, hostGuard, pageGuard, RequestGuard, securityHe
 import { createIpynbApi } from './ipynb-api';
 import { createNotebooksApi } from './notebooks-api';
 import { createFilesApi } from './files-api';
+import { createPackagesApi } from './packages-api';
 import { FilesService } from '../notebook/files';
 import { MiB, type FileLimits } from '../kernel/kernel-files';
 import { errorHandler } from './errors';
@@ -194,6 +195,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.use('/api', createLinksApi({ notebooks, access, publicUrl: env.PUBLIC_URL }));
   // before the JSON API: its body parser must never read an upload
   app.use('/api', createFilesApi({ notebooks, files }));
+  app.use('/api', createPackagesApi({ notebooks, files }));
   // before the JSON API too: the import reads its raw body with its own limit
   app.use('/api', createIpynbApi({ notebooks, rooms }));
   app.use('/api', createNotebooksApi({ notebooks, rooms }));
