@@ -56,6 +56,26 @@ async function exportOf(id: string): Promise<{ status: number; nb: any }> {
   return { status: res.status, nb: res.status === 200 ? JSON.parse(text) : text };
 }
 
+async function runCode(c: YClient, id: string, code: string): Promise<string> {
+  const cellId = insertCell(c.doc, cellsOf(c.doc).length, { source: code });
+  const r = await postWhenCellArrives(`${s.url}/api/notebooks/${id}/cells/${cellId}/run`, {}, scaled(10_000));
+  expect(r.status).toBe(200);
+  const outputs = await waitFor(
+    () => {
+      const cell = findCell(c.doc, cellId);
+      const st = cell?.get('execution_state') as { state?: string } | undefined;
+      return cell && st?.state === 'idle' && cell.get('execution_count') !== null ? outputsToJSON(cell.get('outputs') as Y.Array<YOutput>) : null;
+    },
+    { what: 'the run to finish', timeoutMs: KERNEL_MS },
+  );
+  return outputs.map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename}: ${o.evalue}` : '')).join('');
+}
+
+async function restart(id: string) {
+  const res = await fetchAsAdmin(`${s.url}/api/notebooks/${id}/restart`, { method: 'POST' });
+  expect(res.status).toBe(200);
+}
+
 describe('deep values', () => {
   it('a value nested past MAX_NESTING_DEPTH over the WebSocket is refused with 4422 naming the limit; the export still answers 200', async () => {
     const id = await createNotebook(s.url, 'deep over ws');
@@ -86,6 +106,18 @@ describe('deep values', () => {
     expect(nbformatValidator().validate(exported.nb)).toEqual([]);
     expect(exported.nb.cells[0].metadata.poison).toBeUndefined();
     expect(exported.nb.metadata.title).toBe('deep over ws');
+  }, TEST_MS);
+
+  it('kernel code displaying JSON nested past the limit gets a notice in its place, not a poisoned document', async () => {
+    const id = await createNotebook(s.url, 'deep display');
+    const c = client(id);
+    await c.synced;
+    const code = "from IPython.display import display\nd = 1\nfor _ in range(300):\n    d = [d]\ndisplay({'application/json': d, 'text/plain': 'deep'}, raw=True)\nprint('after')";
+    expect(await runCode(c, id, code)).toBe('after\n');
+    const cell = cellsOf(c.doc).toArray().find((x) => (x.get('source') as Y.Text).toString() === code)!;
+    const outputs = outputsToJSON(cell.get('outputs') as Y.Array<YOutput>);
+    expect(outputs[0]).toMatchObject({ output_type: 'display_data', data: { 'text/plain': 'Output not kept: it is nested more than 64 levels deep (MAX_NESTING_DEPTH) (application/json, text/plain).' } });
+    expect((await exportOf(id)).status).toBe(200);
   }, TEST_MS);
 
   it('an .ipynb nested past the limit is refused with 400 INVALID_NOTEBOOK naming the limit and where', async () => {
@@ -189,26 +221,6 @@ describe('the title over Yjs', () => {
 
 describe('the app folder .ynotebook/ and the pip prefix', () => {
   const fileUrl = (id: string, p: string) => `${s.url}/api/notebooks/${id}/files/${p.split('/').map(encodeURIComponent).join('/')}`;
-
-  async function runCode(c: YClient, id: string, code: string): Promise<string> {
-    const cellId = insertCell(c.doc, cellsOf(c.doc).length, { source: code });
-    const r = await postWhenCellArrives(`${s.url}/api/notebooks/${id}/cells/${cellId}/run`, {}, scaled(10_000));
-    expect(r.status).toBe(200);
-    const outputs = await waitFor(
-      () => {
-        const cell = findCell(c.doc, cellId);
-        const st = cell?.get('execution_state') as { state?: string } | undefined;
-        return cell && st?.state === 'idle' && cell.get('execution_count') !== null ? outputsToJSON(cell.get('outputs') as Y.Array<YOutput>) : null;
-      },
-      { what: 'the run to finish', timeoutMs: KERNEL_MS },
-    );
-    return outputs.map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename}: ${o.evalue}` : '')).join('');
-  }
-
-  async function restart(id: string) {
-    const res = await fetchAsAdmin(`${s.url}/api/notebooks/${id}/restart`, { method: 'POST' });
-    expect(res.status).toBe(200);
-  }
 
   const POISON = "import os\nos.environ['YNB_POISONED'] = 'yes'\n";
   const CHECK = "import os\nprint(os.environ.get('YNB_POISONED', 'clean'))";
