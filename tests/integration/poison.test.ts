@@ -251,7 +251,8 @@ describe('the app folder .ynotebook/ and the pip prefix', () => {
   }, TEST_MS);
 
   it('the owner lists what is in the pip prefix and removes it; editors may not; the next start imports none of it', async () => {
-    const id = await createNotebook(s.url, 'packages');
+    const created = await fetchAsAdmin(`${s.url}/api/notebooks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'packages' }) });
+    const { id, token: ownerToken } = (await created.json()) as { id: string; token: string };
     const link = await fetchAsAdmin(`${s.url}/api/notebooks/${id}/links`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'editor' }) });
     const editorToken = ((await link.json()) as { token: string }).token;
     const c = client(id);
@@ -278,7 +279,8 @@ describe('the app folder .ynotebook/ and the pip prefix', () => {
     expect((await asEditor('GET')).status).toBe(403);
     expect((await asEditor('DELETE')).status).toBe(403);
 
-    const listing = await fetchAsAdmin(`${s.url}/api/notebooks/${id}/packages`);
+    // the owner's own token, not only the admin's
+    const listing = await fetch(`${s.url}/api/notebooks/${id}/packages`, { headers: { authorization: `Bearer ${ownerToken}` } });
     expect(listing.status).toBe(200);
     expect(await listing.json()).toEqual({ path: '.ynotebook/site-packages', packages: [{ name: 'tinypkg', version: '1.2.3' }], otherFiles: ['sitecustomize.py'] });
 
