@@ -36,6 +36,8 @@ const RULES: { method: string; path: RegExp; need: Role; limited?: 'run' | 'gene
   { method: 'DELETE', path: new RegExp(`^${NB}/files/.*$`), need: 'editor' },
   // what `pip install` left in the notebook's prefix runs at every kernel start: its owner's to see and remove (0025)
   { method: 'GET', path: new RegExp(`^${NB}/packages$`), need: 'owner' },
+  // Express answers HEAD with the GET handler
+  { method: 'HEAD', path: new RegExp(`^${NB}/packages$`), need: 'owner' },
   { method: 'DELETE', path: new RegExp(`^${NB}/packages$`), need: 'owner' },
   { method: 'POST', path: new RegExp(`^${NB}/cells/[^/]+/run$`), need: 'editor', limited: 'run' },
   { method: 'POST', path: new RegExp(`^${NB}/run$`), need: 'editor', limited: 'run' },
