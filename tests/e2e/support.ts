@@ -33,17 +33,36 @@ export interface Person {
   page: Page;
   /** console errors and page errors seen so far; a test fails on any it did not expect */
   errors: string[];
+  /** the instance admin: signed in (through the sign-in URL) on `signedInAt` */
+  isAdmin: boolean;
+  signedInAt: string | null;
 }
 
 /**
- * A browser context for one person whose display name is already chosen. By default they are the
- * instance admin (the admin cookie, as after opening the sign-in URL); `asAdmin: false` makes a
- * stranger, who gets in only with a notebook link.
+ * Signs this person's browser in as the admin, as a person does: opens the sign-in URL
+ * (`/?token=…`), which leaves a session cookie and reloads without the token. One admin cookie per
+ * host: signing in on another server of 127.0.0.1 replaces it (cookies ignore ports).
  */
-/** A person in a browser context of their own; `isFirstVisit`: this browser has never been given a name. */
-export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean; isFirstVisit?: boolean } = {}): Promise<Person> {
+export async function signInAsAdmin(person: Person, base = baseURL()): Promise<void> {
+  await signIn(person.page, base);
+  person.signedInAt = base;
+}
+
+/** Opens the admin's sign-in URL in this page and waits for the home page it reloads into. */
+export async function signIn(page: Page, base = baseURL()): Promise<void> {
+  await page.goto(`${base}/?token=${encodeURIComponent(TEST_ADMIN_TOKEN)}`);
+  await page.waitForURL((u) => u.origin === base && !u.searchParams.has('token'));
+  await page.getByTestId('new-notebook-form').waitFor();
+}
+
+/**
+ * A person in a browser context of their own, whose display name is already chosen. By default
+ * they are the instance admin, signed in through the sign-in URL (on `base`, default the shared
+ * server; openNotebook signs them in again on another server); `asAdmin: false` makes a stranger,
+ * who gets in only with a notebook link. `isFirstVisit`: this browser has never been given a name.
+ */
+export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean; isFirstVisit?: boolean; base?: string } = {}): Promise<Person> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 860 } });
-  if (opts.asAdmin !== false) await context.addCookies([{ name: 'ynb_admin', value: TEST_ADMIN_TOKEN, url: baseURL(), httpOnly: true, sameSite: 'Strict' }]);
   if (!opts.isFirstVisit) await context.addInitScript((n) => {
     // init scripts run in every frame, sandboxed output frames too, which have no storage
     if (window !== window.top) return;
@@ -55,7 +74,9 @@ export async function openAs(browser: Browser, name: string, opts: { viewport?: 
     if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  return { name, context, page, errors };
+  const person: Person = { name, context, page, errors, isAdmin: opts.asAdmin !== false, signedInAt: null };
+  if (person.isAdmin) await signInAsAdmin(person, opts.base ?? baseURL());
+  return person;
 }
 
 export { startAppServer, type AppServer } from './server-process';
@@ -72,6 +93,7 @@ export async function createNotebook(title?: string, base = baseURL()): Promise<
 
 /** Opens a notebook and waits until it is connected and shows its cells. */
 export async function openNotebook(person: Person, id: string, base = baseURL()): Promise<void> {
+  if (person.isAdmin && person.signedInAt !== base) await signInAsAdmin(person, base);
   await person.page.goto(`${base}/n/${id}`);
   await person.page.locator('[data-testid=connection-status][data-state=connected]').waitFor();
   await person.page.locator('[data-testid=cell]').first().waitFor();
