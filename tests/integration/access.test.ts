@@ -366,6 +366,31 @@ describe("a browser's sign-in is a session, never the token", () => {
     }
   });
 
+  it("signing in again replaces the browser's earlier session; behind https (PUBLIC_URL) the cookie is Secure", async () => {
+    const first = await signIn(TEST_ADMIN_TOKEN);
+    const r = await rawGet(`/?token=${encodeURIComponent(TEST_ADMIN_TOKEN)}`, { host: new URL(server.url).host, cookie: first.cookie });
+    const next = String(r.headers['set-cookie']).split(';')[0];
+    expect(next).toMatch(/^ynb_admin=/);
+    expect(next).not.toBe(first.cookie);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(first.cookie))).status).toBe(401);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(next))).status).toBe(200);
+
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN, PUBLIC_URL: 'https://nb.example.org' });
+    const behindTls = await startServer({ env, withUi: false, log: () => undefined });
+    try {
+      const setCookie = await new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: new URL(behindTls.url).port, path: `/?token=${TEST_ADMIN_TOKEN}`, headers: { host: 'nb.example.org' } }, (res) => {
+          res.resume();
+          resolve(String(res.headers['set-cookie']));
+        }).on('error', reject);
+      });
+      expect(setCookie).toMatch(/^ynb_admin=[A-Za-z0-9_-]{43};/);
+      expect(setCookie).toMatch(/; Secure/);
+    } finally {
+      await behindTls.close();
+    }
+  });
+
   it('a session id is no Bearer token, and a token in a cookie is no session (the cookie is cleared)', async () => {
     const s = await signIn(TEST_ADMIN_TOKEN);
     const bearer = await fetch(`${server.url}/api/notebooks`, as(s.value));
