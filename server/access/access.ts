@@ -21,6 +21,12 @@ export const SESSION_ABSOLUTE_TIMEOUT_MS = 30 * 24 * 3600_000;
 export const SESSION_IDLE_TIMEOUT_MS = 7 * 24 * 3600_000;
 /** A session's last use is written at most this often (not a database write per request). */
 export const SESSION_TOUCH_MS = 5 * 60_000;
+/**
+ * Sessions kept per link (and for the admin): signing in once more ends the oldest, so a script
+ * signing in with a link in a loop cannot grow the table without bound. A class of people sharing
+ * one link stays far below it.
+ */
+export const MAX_SESSIONS_PER_PRINCIPAL = 1000;
 /** How often expired sessions are deleted (and their open sockets closed). */
 export const SESSION_SWEEP_MS = 10 * 60_000;
 
@@ -164,6 +170,7 @@ export class AccessService {
       createdAt: now,
       usedAt: now,
     });
+    this.notify(await this.storage.trimSessions(p.kind === 'grant' ? p.grantId : null, MAX_SESSIONS_PER_PRINCIPAL));
     return id;
   }
 

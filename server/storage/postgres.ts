@@ -410,6 +410,17 @@ export class PostgresStorage implements Storage {
     return r.rows.map((x) => x.id_hash);
   }
 
+  async trimSessions(grantId: string | null, keep: number): Promise<string[]> {
+    const r = await this.query<{ id_hash: string }>(
+      'could not trim sessions',
+      `DELETE FROM sessions WHERE id_hash IN
+         (SELECT id_hash FROM sessions WHERE grant_id IS NOT DISTINCT FROM $1 ORDER BY created_at DESC, id_hash OFFSET $2)
+       RETURNING id_hash`,
+      [grantId, keep],
+    );
+    return r.rows.map((x) => x.id_hash);
+  }
+
   async deleteExpiredSessions(createdBefore: number, usedBefore: number): Promise<string[]> {
     const r = await this.query<{ id_hash: string }>('could not end expired sessions', 'DELETE FROM sessions WHERE created_at < $1 OR used_at < $2 RETURNING id_hash', [createdBefore, usedBefore]);
     return r.rows.map((x) => x.id_hash);

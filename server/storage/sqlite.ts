@@ -142,6 +142,11 @@ export class SqliteStorage implements Storage {
       deleteSession: this.db.prepare<[string], { id_hash: string }>('DELETE FROM sessions WHERE id_hash = ? RETURNING id_hash'),
       deleteAdminSessions: this.db.prepare<[], { id_hash: string }>('DELETE FROM sessions WHERE grant_id IS NULL RETURNING id_hash'),
       grantSessions: this.db.prepare<[string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE grant_id = ?'),
+      trimSessions: this.db.prepare<[string | null, number], { id_hash: string }>(
+        `DELETE FROM sessions WHERE id_hash IN
+           (SELECT id_hash FROM sessions WHERE grant_id IS ? ORDER BY created_at DESC, id_hash LIMIT -1 OFFSET ?)
+         RETURNING id_hash`,
+      ),
       deleteExpiredSessions: this.db.prepare<[number, number], { id_hash: string }>('DELETE FROM sessions WHERE created_at < ? OR used_at < ? RETURNING id_hash'),
       count: this.db.prepare<[string], { n: number }>(
         'SELECT COUNT(*) AS n FROM updates WHERE notebook_id = ?',
@@ -274,6 +279,10 @@ export class SqliteStorage implements Storage {
 
   async listGrantSessions(grantId: string): Promise<string[]> {
     return this.stmt.grantSessions.all(grantId).map((r) => r.id_hash);
+  }
+
+  async trimSessions(grantId: string | null, keep: number): Promise<string[]> {
+    return this.stmt.trimSessions.all(grantId, keep).map((r) => r.id_hash);
   }
 
   async deleteExpiredSessions(createdBefore: number, usedBefore: number): Promise<string[]> {

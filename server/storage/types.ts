@@ -85,6 +85,8 @@ export interface Storage {
   deleteAdminSessions(): Promise<string[]>;
   /** the id hashes of a grant's sessions (to close their sockets before the grant goes) */
   listGrantSessions(grantId: string): Promise<string[]>;
+  /** ends all but the `keep` newest sessions of this grant (null: of the admin); answers the id hashes ended */
+  trimSessions(grantId: string | null, keep: number): Promise<string[]>;
   /** ends the sessions made before `createdBefore` or unused since `usedBefore`; answers their id hashes */
   deleteExpiredSessions(createdBefore: number, usedBefore: number): Promise<string[]>;
   /**

@@ -196,6 +196,16 @@ describe.each(backends)('$name storage', ({ place }) => {
     expect((await st.findSession('a1'))?.usedAt).toBe(9000);
     expect((await st.listGrantSessions('ed')).sort()).toEqual(['e1', 'e2']);
 
+    // the newest `keep` of a principal stay (e1 and e2 were made at the same time: the order is still fixed)
+    await st.createSession({ ...ofGrant('e3', 'ed'), createdAt: 6000, usedAt: 6000 });
+    expect(await st.trimSessions('ed', 5)).toEqual([]);
+    expect(await st.trimSessions('ed', 1)).toEqual(expect.arrayContaining(['e1', 'e2']));
+    expect(await st.listGrantSessions('ed')).toEqual(['e3']);
+    await st.createSession(ofGrant('e1', 'ed'));
+    await st.createSession(ofGrant('e2', 'ed'));
+    expect(await st.trimSessions(null, 2)).toEqual([]);
+    expect(await st.findSession('o1')).not.toBeNull();
+    await st.deleteSessions(['e3']);
     expect(await st.deleteSessions(['e2', 'nothing'])).toEqual(['e2']);
     expect(await st.deleteSessions([])).toEqual([]);
     // made before 150, or unused since 300: a2
