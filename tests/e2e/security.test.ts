@@ -8,10 +8,9 @@ import { cellsOf, createCellMap } from '../../common/notebook/model';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { postWhenCellArrives } from '../support/server';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
-import { UI_MS } from '../support/timing';
+import { KERNEL_MS, scaled, UI_MS } from '../support/timing';
 import { baseURL, cellById, createLink, createNotebook, createNotebookWithToken, launchBrowser, openAs, openNotebook, signInAsAdmin, startAppServer, wsURL, type Person } from './support';
 
-const KERNEL_MS = 60_000;
 let browser: Browser;
 let writer: YClient;
 let ada: Person;
@@ -81,7 +80,7 @@ describe('hostile notebook content', () => {
     await frame.waitFor({ timeout: KERNEL_MS });
     expect(await frame.getAttribute('sandbox')).not.toContain('allow-same-origin');
     const inner = ada.page.frameLocator(`[data-cell-id="${ids.code}"] [data-testid=output-html]`);
-    await expect.poll(() => inner.locator('#probe').textContent(), { timeout: 10_000 }).toMatch(/^blocked: /);
+    await expect.poll(() => inner.locator('#probe').textContent(), { timeout: scaled(10_000) }).toMatch(/^blocked: /);
     await ada.page.waitForTimeout(500);
     expect(await ada.page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
     expect(await ada.page.title()).not.toBe('pwned');

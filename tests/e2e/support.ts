@@ -2,8 +2,10 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { scriptPerTest } from '../support/script-per-test';
 import { startAppServer as startServerProcess, type AppServer as ServerProcess } from './server-process';
 import { TEST_ADMIN_TOKEN } from '../support/auth';
+import { scaled, UI_MS } from '../support/timing';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -68,6 +70,8 @@ export async function openAs(browser: Browser, name: string, opts: { viewport?: 
     if (window !== window.top) return;
     window.localStorage.setItem('notebook.user', JSON.stringify({ name: n }));
   }, name);
+  // Playwright's own default (30 s for an action or a wait) on the one factor of tests/support/timing.ts
+  context.setDefaultTimeout(scaled(30_000));
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
@@ -126,7 +130,7 @@ export async function expectNoErrors(...people: Person[]) {
   for (const p of people) expect(p.errors, `${p.name}'s browser`).toEqual([]);
 }
 
-export async function eventually(fn: () => Promise<void> | void, timeoutMs = 10_000): Promise<void> {
+export async function eventually(fn: () => Promise<void> | void, timeoutMs = UI_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -260,7 +264,7 @@ export interface ModelApp {
 /**
  * For the browser tests of AI cells: a server of their own whose model is the scripted server
  * (`apiKey` is the key the server holds, which must never reach a browser), and a browser; all
- * closed after the file. Call at the top level; use the getter inside hooks and tests.
+ * closed after the file; each test's script is its own (scriptPerTest). Call at the top level; use the getter inside hooks and tests.
  */
 export function useModelApp(opts: { model: string; apiKey: string; extraEnv?: Record<string, string> }): () => ModelApp {
   let current: ModelApp | null = null;
@@ -269,6 +273,7 @@ export function useModelApp(opts: { model: string; apiKey: string; extraEnv?: Re
     const server = await startServerProcess({ extraEnv: { ...opts.extraEnv, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: opts.apiKey, OPENAI_MODEL: opts.model } });
     current = { fake, server, browser: await launchBrowser() };
   });
+  scriptPerTest(() => current?.fake);
   afterAll(async () => {
     await current?.browser.close();
     await current?.server.close();
