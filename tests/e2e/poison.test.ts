@@ -68,7 +68,7 @@ describe('poisoned notebooks in the browser', () => {
       await storage.close();
     }
 
-    const ada = await openAs(browser, 'Ada Lovelace');
+    const ada = await openAs(browser, 'Ada Lovelace', { base: app.url });
     await ada.page.goto(`${app.url}/n/${id}`);
     await ada.page.locator('[data-testid=connection-status][data-state=connected]').waitFor();
     await expect.poll(() => ada.page.locator('[data-testid=cell]').count()).toBe(2);
@@ -105,7 +105,7 @@ describe('poisoned notebooks in the browser', () => {
       .toBe(200);
     expect(((await run!.json()) as { status: string }).status).toBe('ok');
 
-    const ada = await openAs(browser, 'Ada Lovelace');
+    const ada = await openAs(browser, 'Ada Lovelace', { base: app.url });
     await openNotebook(ada, id, app.url);
     await ada.page.getByTestId('files-toggle').click();
     const installed = ada.page.getByTestId('installed-packages');
