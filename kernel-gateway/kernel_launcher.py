@@ -10,7 +10,9 @@ Inside the sandbox the kernel sees: the system (/usr, /lib*, /bin, /etc without 
 the Python environment read-only, its connection file read-only, its own working directory
 (KERNEL_WORKING_DIR, which must be a folder of the work root) read-write, a private /tmp and HOME,
 its own /proc and PID namespace. Nothing else of the host: not DATA_DIR, not the app's source, not
-the gateway's runtime folder (other kernels' connection keys).
+the gateway's runtime folder (other kernels' connection keys). Unless --network host, it has a
+network namespace of its own too, with outbound internet through slirp4netns for --network
+internet (see "The kernel's network" below and docs/decisions/0022-kernel-network-namespace.md).
 """
 
 import argparse
@@ -223,6 +225,7 @@ def bwrap_command(args, wd, env, net=None):
     for k, v in sorted(env.items()):
         b += ["--setenv", k, v]
     return b + ["--"] + args.cmd
+
 
 # --- The kernel's network (KERNEL_NETWORK) ---------------------------------------------------
 # `host`: the host's network (an explicit, unsafe opt-out). `none`: a network namespace of its own
