@@ -338,10 +338,11 @@ export function KernelNetworkBadge({ network }: { network: NonNullable<KernelSan
       className={`access-badge ${isHost ? 'access-unsandboxed' : 'access-view-only'}`}
       data-testid="kernel-network"
       data-network={network.kind}
-      title={network.reason ? `${what} (${network.reason})` : what}
+      title={`${network.label}. ${what}${network.reason ? ` (${network.reason})` : ''}`}
     >
       <Icon name={isHost ? 'warning' : 'link'} />
-      {network.label}
+      {/* the header is crowded: the usual case in one word, the whole label in the title */}
+      {network.kind === 'internet' ? 'Internet' : network.label}
     </span>
   );
 }
