@@ -23,6 +23,8 @@ export interface ModelInfo {
 export interface KernelSandboxInfo {
   active: boolean;
   reason?: string;
+  /** the kernels' network: `label` is the line people see ("Internet: yes via slirp4netns", "No network", "Host network (unsafe)") */
+  network?: { kind: 'internet' | 'none' | 'host'; label: string; reason?: string };
 }
 
 export interface AppServices {

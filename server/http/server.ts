@@ -138,7 +138,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
         remoteKernel: { kernelName: env.KERNEL_SPEC, username: env.KERNEL_USERNAME, workDirRoot: env.KERNEL_WORKDIR_ROOT, startEnv: env.KERNEL_START_ENV },
         sparePool: env.KERNEL_SPARE_POOL,
-        sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP },
+        sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP, slirp4netnsPath: env.KERNEL_SLIRP4NETNS },
         log: (m) => log('info', `kernel: ${m}`),
         // several instances on one gateway: a new owner reconnects to the kernel the last one recorded
         adoption: leases
@@ -180,7 +180,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     kernelSandbox: async () => {
       try {
         const state = (await execution.kernels).sandbox;
-        return state ? { active: state.active, ...(state.reason ? { reason: state.reason } : {}) } : null;
+        if (!state) return null;
+        const network = { kind: state.networkState.kind, label: state.networkState.label, ...(state.networkState.reason ? { reason: state.networkState.reason } : {}) };
+        return { active: state.active, ...(state.reason ? { reason: state.reason } : {}), network };
       } catch {
         return null;
       }

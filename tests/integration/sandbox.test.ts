@@ -204,7 +204,7 @@ describe('kernels in the bubblewrap sandbox (embedded gateway)', () => {
   });
 
   it('reports the sandbox as active with its limits', () => {
-    expect(h.kernels.sandbox).toMatchObject({ mode: 'required', active: true, isRefusing: false, memoryMb: 2048, network: 'host' });
+    expect(h.kernels.sandbox).toMatchObject({ mode: 'required', active: true, isRefusing: false, memoryMb: 2048, network: 'internet', networkState: { kind: 'internet' } });
   });
 
   it('kernel code cannot read the database, another notebook, the server or the gateway, write the app, or kill anything', async () => {
