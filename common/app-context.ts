@@ -23,13 +23,16 @@ export interface ModelInfo {
 export interface KernelSandboxInfo {
   active: boolean;
   reason?: string;
+  /** the kernels' network: `label` is the line people see ("Internet: yes via slirp4netns", "No network", "Host network (unsafe)") */
+  network?: { kind: 'internet' | 'none' | 'host'; label: string; reason?: string };
 }
 
 export interface AppServices {
   listNotebooks(): Promise<NotebookSummary[]>;
   createNotebook(opts: { title?: string }): Promise<{ id: string; token: string }>;
   getNotebook(id: string): Promise<NotebookSummary | null>;
-  modelInfo(): ModelInfo;
+  /** what the page may show of the model: the endpoint's host only to editors and up */
+  modelInfo(role: ViewerInfo['role']): ModelInfo;
   /** the kernels' sandbox state (null: an external gateway's, or the gateway is not up) */
   kernelSandbox(): Promise<KernelSandboxInfo | null>;
 }

@@ -144,8 +144,10 @@ def _install_launcher_kernelspec():
     argv += ["--tmp-mb", os.environ.get("KG_KERNEL_TMP_MB", "512")]
     network = os.environ.get("KG_KERNEL_NETWORK", "host")
     argv += ["--network", network]
-    if network == "none":
-        # no network namespace of their own without ipc: see ynotebook_ipc.py
+    if network == "internet":
+        argv += ["--slirp4netns", os.environ.get("KG_KERNEL_SLIRP4NETNS", "slirp4netns")]
+    if network in ("none", "internet"):
+        # a network namespace of its own: the gateway reaches the kernel over ipc (ynotebook_ipc.py)
         ipc_root = os.path.join(spec_root, "ipc")
         os.makedirs(ipc_root, mode=0o700)
         os.environ["KG_KERNEL_IPC_ROOT"] = ipc_root

@@ -10,14 +10,20 @@ Inside the sandbox the kernel sees: the system (/usr, /lib*, /bin, /etc without 
 the Python environment read-only, its connection file read-only, its own working directory
 (KERNEL_WORKING_DIR, which must be a folder of the work root) read-write, a private /tmp and HOME,
 its own /proc and PID namespace. Nothing else of the host: not DATA_DIR, not the app's source, not
-the gateway's runtime folder (other kernels' connection keys).
+the gateway's runtime folder (other kernels' connection keys). Unless --network host, it has a
+network namespace of its own too, with outbound internet through slirp4netns for --network
+internet (see "The kernel's network" below and docs/decisions/0022-kernel-network-namespace.md).
 """
 
 import argparse
+import ctypes
 import json
 import os
 import resource
 import signal
+import socket
+import struct
+import subprocess
 import sys
 import uuid
 
@@ -50,8 +56,9 @@ def parse_args(argv):
     p.add_argument("--memory-mb", type=int, default=0)
     p.add_argument("--pids-max", type=int, default=0)
     p.add_argument("--tmp-mb", type=int, default=512)
-    p.add_argument("--network", choices=["host", "none"], default="host")
-    p.add_argument("--ipc-root", default="", help="folder of the per-kernel ipc socket folders (--network none)")
+    p.add_argument("--network", choices=["host", "none", "internet"], default="host")
+    p.add_argument("--ipc-root", default="", help="folder of the per-kernel ipc socket folders (--network none|internet)")
+    p.add_argument("--slirp4netns", default="slirp4netns", help="the user-mode networking tool (--network internet)")
     p.add_argument("--ro", action="append", default=[], help="extra read-only path inside the sandbox")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
@@ -119,8 +126,8 @@ def connection_file(cmd):
 
 
 def ipc_socket_dir(args, cf):
-    """The folder of this kernel's ipc sockets (KERNEL_NETWORK=none), checked to be one of ours."""
-    if args.network != "none":
+    """The folder of this kernel's ipc sockets (a network namespace of its own), checked to be one of ours."""
+    if args.network == "host":
         return None
     try:
         with open(cf) as f:
@@ -128,7 +135,7 @@ def ipc_socket_dir(args, cf):
     except (OSError, ValueError) as e:
         fail("cannot read the connection file %s: %s" % (cf, e))
     if info.get("transport") != "ipc":
-        fail("KERNEL_NETWORK=none needs the ipc transport, but the connection file says %r" % info.get("transport"))
+        fail("KERNEL_NETWORK=%s needs the ipc transport, but the connection file says %r" % (args.network, info.get("transport")))
     d = os.path.realpath(os.path.dirname(info.get("ip", "")))
     if not args.ipc_root or os.path.dirname(d) != os.path.realpath(args.ipc_root):
         fail("the ipc socket folder %s is not one of %s" % (d, args.ipc_root))
@@ -174,13 +181,12 @@ def limit_env(env, args):
     return env
 
 
-def bwrap_command(args, wd, env):
+def bwrap_command(args, wd, env, net=None):
     cf = connection_file(args.cmd)
     b = [args.bwrap]
     b += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"]
     b += ["--hostname", "ynotebook"]
-    if args.network == "none":
-        b += ["--unshare-net"]
+    b += network_args(args, net)
     # as root, bwrap keeps no capability unless told; say so explicitly
     b += ["--cap-drop", "ALL"]
     for p in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]:
@@ -193,6 +199,7 @@ def bwrap_command(args, wd, env):
         p = os.path.join("/etc", name)
         if os.path.isdir(p) and not os.path.islink(p):
             b += ["--tmpfs", p, "--remount-ro", p]
+    b += network_mounts(net)
     b += ["--proc", "/proc", "--dev", "/dev"]
     b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_HOME]
@@ -220,9 +227,199 @@ def bwrap_command(args, wd, env):
     return b + ["--"] + args.cmd
 
 
+# --- The kernel's network (KERNEL_NETWORK) ---------------------------------------------------
+# `host`: the host's network (an explicit, unsafe opt-out). `none`: a network namespace of its own
+# with only its own loopback. `internet`: the same namespace, plus outbound connections through
+# slirp4netns (user-mode TCP/IP: the kernel's packets become ordinary sockets of a helper process
+# on the host). Either way the ZeroMQ channels to the gateway are ipc sockets (ynotebook_ipc.py),
+# so nothing of the kernel listens on the host's loopback, and nothing on the host's loopback
+# (the app, the gateway, other kernels) is reachable from it. See
+# docs/decisions/0022-kernel-network-namespace.md.
+# slirp4netns' fixed addresses: its network, the gateway (the host's loopback, unless disabled,
+# which we do) and its DNS forwarder, which asks the host's resolvers.
+SLIRP_DNS = "10.0.2.3"
+# Address ranges no kernel may reach even with internet: link-local holds the cloud metadata
+# endpoints (169.254.169.254: an instance's credentials).
+ALWAYS_UNREACHABLE_V4 = [("169.254.0.0", 16)]
+# bwrap waits this long at most for the network to be set up; past it the kernel starts without.
+NETWORK_SETUP_TIMEOUT_S = 15
+CLONE_NEWNET = 0x40000000
+# netlink (linux/rtnetlink.h): add a route of type "unreachable" to the main table
+RTM_NEWROUTE = 24
+NLMSG_ERROR = 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x400
+RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNREACHABLE = 254, 4, 0, 7
+RTA_DST = 1
+
+
+def network_args(args, net):
+    """bwrap's namespace options for the kernel's network; `net` is what prepare_network() set up."""
+    if args.network == "host":
+        return []
+    b = ["--unshare-net"]
+    if net:
+        # bwrap reports the sandbox's pid on info-fd and waits on block-fd until the helper has
+        # connected the namespace
+        b += ["--info-fd", str(net["info"]), "--block-fd", str(net["block"])]
+    return b
+
+
+def network_mounts(net):
+    """bwrap's mounts for the kernel's network, placed after /etc's: its resolver is slirp4netns'
+    DNS forwarder (the host's may be on the host's loopback, e.g. systemd-resolved's 127.0.0.53)."""
+    return ["--ro-bind-data", str(net["resolv"]), "/etc/resolv.conf"] if net else []
+
+
+def host_ipv4_addresses():
+    """Every IPv4 address of this host (all interfaces, secondaries too), from the kernel's FIB."""
+    found, last = set(), None
+    with open("/proc/net/fib_trie") as f:
+        for line in f:
+            t = line.strip()
+            if t.startswith("|--") or t.startswith("+--"):
+                last = t[3:].strip().split("/")[0]
+            elif t == "/32 host LOCAL" and last:
+                found.add(last)
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def warn(msg):
+    print("ynotebook kernel launcher: %s" % msg, file=sys.stderr, flush=True)
+
+
+def _setns(fd):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: %s" % os.strerror(e))
+
+
+def add_unreachable_routes(prefixes):
+    """Adds `unreachable` routes to the current network namespace (rtnetlink, no iproute2 needed)."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    try:
+        s.bind((0, 0))
+        for seq, (addr, plen) in enumerate(prefixes, 1):
+            body = struct.pack("BBBBBBBBI", socket.AF_INET, plen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNREACHABLE, 0)
+            body += struct.pack("HH", 8, RTA_DST) + socket.inet_aton(addr)
+            flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
+            s.send(struct.pack("IHHII", 16 + len(body), RTM_NEWROUTE, flags, seq, 0) + body)
+            reply = s.recv(65536)
+            _, kind, _, _, _ = struct.unpack("IHHII", reply[:16])
+            err = struct.unpack("i", reply[16:20])[0] if kind == NLMSG_ERROR else 0
+            if err:
+                raise OSError(-err, "route to %s/%d: %s" % (addr, plen, os.strerror(-err)))
+    finally:
+        s.close()
+
+
+def block_host_addresses(pid, host_v4):
+    """In the sandbox's network namespace: the host's own addresses and link-local unreachable.
+
+    slirp4netns turns a connection to any address into a socket of the host, so without these a
+    kernel would reach the host's services through the host's own (non-loopback) addresses.
+    """
+    here = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            add_unreachable_routes([(a, 32) for a in host_v4] + ALWAYS_UNREACHABLE_V4)
+        finally:
+            _setns(here)
+    finally:
+        os.close(here)
+        os.close(target)
+
+
+def read_child_pid(fd):
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        data += chunk
+        try:
+            return int(json.loads(data)["child-pid"])
+        except ValueError:
+            continue
+
+
+def connect_namespace(args, fds, host_v4):
+    """The helper: once bwrap made the namespace, fence it off, start slirp4netns, let bwrap go on.
+
+    Whatever fails, bwrap goes on (block-fd is written, or closed when this process dies) and the
+    kernel starts with only its own loopback: without network, never with the host's.
+    """
+    slirp = None
+    try:
+        # SIGALRM's default action ends this helper; bwrap then reads EOF on block-fd
+        signal.alarm(NETWORK_SETUP_TIMEOUT_S)
+        pid = read_child_pid(fds["info_r"])
+        if pid is None:
+            return  # bwrap failed before making the sandbox; it says why itself
+        block_host_addresses(pid, host_v4)
+        ready_r, ready_w = os.pipe()
+        cmd = [args.slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp"]
+        # exit-fd: slirp4netns ends when the sandbox (which holds the other end) is gone
+        cmd += ["--ready-fd", str(ready_w), "--exit-fd", str(fds["exit_r"]), str(pid), "tap0"]
+        slirp = subprocess.Popen(cmd, pass_fds=(ready_w, fds["exit_r"]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(ready_w)
+        if os.read(ready_r, 1) != b"1":
+            raise OSError("slirp4netns exited with status %s" % slirp.wait())
+    except Exception as e:  # noqa: BLE001 (any failure means: no network, said once)
+        warn("this kernel has NO network (%s)" % e)
+        if slirp and slirp.poll() is None:
+            slirp.kill()
+    finally:
+        os.write(fds["block_w"], b"1")
+
+
+def prepare_network(args):
+    """KERNEL_NETWORK=internet: starts the helper that connects the sandbox's namespace (above).
+
+    Returns the descriptors bwrap gets (network_args), or None when there is nothing to connect.
+    The helper is a grandchild in a session of its own, so the gateway's SIGINT to the kernel's
+    process group (an interrupt) never reaches it or slirp4netns, and nothing waits for it.
+    """
+    if args.network != "internet":
+        return None
+    try:
+        host_v4 = host_ipv4_addresses()
+    except OSError as e:
+        warn("this kernel has NO network (cannot list the host's addresses to fence them off: %s)" % e)
+        return None
+    info_r, info_w = os.pipe()
+    block_r, block_w = os.pipe()
+    exit_r, exit_w = os.pipe()
+    resolv_r, resolv_w = os.pipe()
+    os.write(resolv_w, ("nameserver %s\n" % SLIRP_DNS).encode())
+    os.close(resolv_w)
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                for fd in (info_w, block_r, exit_w, resolv_r):
+                    os.close(fd)
+                connect_namespace(args, {"info_r": info_r, "block_w": block_w, "exit_r": exit_r}, host_v4)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    for fd in (info_r, block_w, exit_r):
+        os.close(fd)
+    # kept across the exec into bwrap; exit_w stays open in the sandbox for as long as it lives
+    for fd in (info_w, block_r, exit_w, resolv_r):
+        os.set_inheritable(fd, True)
+    return {"info": info_w, "block": block_r, "resolv": resolv_r}
+
+
 def main():
     args = parse_args(sys.argv[1:])
     wd = working_dir(args)
+    # before the limits and the cgroup: the networking helper is not the kernel's and must not
+    # count against (or be killed with) the kernel's memory and processes
+    net = prepare_network(args) if args.sandbox == "on" else None
     set_limits(args)
     join_pids_cgroup(args)
     # The gateway interrupts a kernel by sending SIGINT to its process group. bwrap itself would die
@@ -231,7 +428,8 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if args.sandbox == "on":
         env = limit_env(pip_env(sandbox_env(wd), wd), args)
-        cmd = bwrap_command(args, wd, env)
+        env["YNOTEBOOK_NETWORK"] = args.network
+        cmd = bwrap_command(args, wd, env, net)
         try:
             os.execvpe(cmd[0], cmd, env)
         except OSError as e:

@@ -1,6 +1,8 @@
-"""KERNEL_NETWORK=none: kernels without a network talk to the gateway over ZeroMQ `ipc` sockets.
+"""Kernels in a network namespace of their own talk to the gateway over ZeroMQ `ipc` sockets.
 
-Loaded by gateway_config.py when KG_KERNEL_NETWORK=none. Each kernel gets its sockets in a folder
+Loaded by gateway_config.py when KG_KERNEL_NETWORK is `none` or `internet` (the default): their
+loopback is not the host's, so TCP on 127.0.0.1 would not reach the gateway (and on the host's
+loopback, any other kernel could connect to those ports). Each kernel gets its sockets in a folder
 of its own (`<ipc root>/<random>/k-<n>`), which kernel_launcher.py binds read-write into that
 kernel's sandbox, and nothing else: a kernel never sees another kernel's sockets (or the gateway's
 runtime folder with their connection keys). jupyter_client's default would put every kernel's

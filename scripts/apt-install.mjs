@@ -46,6 +46,16 @@ export function ensureBubblewrap(log) {
   return ensureDebianPackage({ binary: '/usr/bin/bwrap', pkg: 'bubblewrap', why: 'the sandbox of the notebook kernels', log });
 }
 
+/**
+ * slirp4netns gives the sandboxed kernels outbound internet from a network namespace of their own
+ * (KERNEL_NETWORK=internet, the default; docs/decisions/0022-kernel-network-namespace.md). Without
+ * it they run with no network at all, and the server says so.
+ */
+export function ensureSlirp4netns(log) {
+  if (process.platform !== 'linux') return false;
+  return ensureDebianPackage({ binary: '/usr/bin/slirp4netns', pkg: 'slirp4netns', why: "the notebook kernels' internet access", log });
+}
+
 /** The bin directory of the newest installed PostgreSQL server (Debian: /usr/lib/postgresql/N/bin), or null. */
 export function findPostgresBin() {
   const root = '/usr/lib/postgresql';

@@ -2,7 +2,7 @@
 // build) and then runs the server in the foreground.
 import { spawn, execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { ensureBubblewrap } from './apt-install.mjs';
+import { ensureBubblewrap, ensureSlirp4netns } from './apt-install.mjs';
 import { buildIfStale } from './build-if-stale.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -12,6 +12,9 @@ if (!process.env.KERNEL_GATEWAY_URL) {
   // the embedded gateway's kernels run under bubblewrap; not fatal: the server says loudly when
   // they cannot (and refuses to start kernels with KERNEL_SANDBOX=required)
   if (process.env.KERNEL_SANDBOX !== 'off') ensureBubblewrap((m) => console.log(`[start] ${m}`));
+  // the kernels' internet (KERNEL_NETWORK=internet, the default); without it they have no network
+  const network = process.env.KERNEL_NETWORK || 'internet';
+  if (process.env.KERNEL_SANDBOX !== 'off' && network === 'internet') ensureSlirp4netns((m) => console.log(`[start] ${m}`));
 }
 buildIfStale();
 

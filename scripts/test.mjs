@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBubblewrap, ensureDebianPackage } from './apt-install.mjs';
+import { ensureBubblewrap, ensureDebianPackage, ensureSlirp4netns } from './apt-install.mjs';
 import { buildIfStale } from './build-if-stale.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -22,6 +22,8 @@ execFileSync(process.execPath, [path.join(root, 'scripts', 'setup-python.mjs')],
 ensureChromium();
 // tests/integration/sandbox.test.ts needs a working bubblewrap; other tests run either way
 ensureBubblewrap((m) => console.log(`test: ${m}`));
+// tests/integration/kernel-network.test.ts: the kernels' internet through slirp4netns
+ensureSlirp4netns((m) => console.log(`test: ${m}`));
 buildIfStale();
 
 const suites = [

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type * as Y from 'yjs';
 import { MAX_TITLE_LENGTH, metaOf, setTitle } from '../../common/notebook/model';
 import type { KernelState, KernelStatus } from '../../common/notebook/types';
-import type { ModelInfo } from '../../common/app-context';
+import type { KernelSandboxInfo, ModelInfo } from '../../common/app-context';
 import { useYMapValue } from '~/notebook/use-cells';
 import { initials } from '~/notebook/identity';
 import { CONNECTION_LABELS, type ClosedInfo, type ConnectionState } from '~/notebook/use-notebook-doc';
@@ -320,6 +320,29 @@ export function SandboxBadge({ reason }: { reason?: string }) {
     <span className="access-badge access-unsandboxed" data-testid="sandbox-badge" title={`${why} Kernel code can read this server's files.`}>
       <Icon name="warning" />
       not sandboxed
+    </span>
+  );
+}
+
+/** What network this notebook's kernel has (KERNEL_NETWORK): internet, none, or the host's (unsafe). */
+export function KernelNetworkBadge({ network }: { network: NonNullable<KernelSandboxInfo['network']> }) {
+  const isHost = network.kind === 'host';
+  const what =
+    network.kind === 'internet'
+      ? "The kernel can reach the internet (pip install, downloads), but nothing on this server's machine."
+      : network.kind === 'none'
+        ? 'The kernel has no network: pip install from an index and downloads fail.'
+        : "The kernel shares this server's network: it can reach and listen on this machine's loopback.";
+  return (
+    <span
+      className={`access-badge ${isHost ? 'access-unsandboxed' : 'access-view-only'}`}
+      data-testid="kernel-network"
+      data-network={network.kind}
+      title={`${network.label}. ${what}${network.reason ? ` (${network.reason})` : ''}`}
+    >
+      <Icon name={isHost ? 'warning' : 'link'} />
+      {/* the header is crowded: the usual case in one word, the whole label in the title */}
+      {network.kind === 'internet' ? 'Internet' : network.label}
     </span>
   );
 }

@@ -53,6 +53,7 @@ import {
   NameDialog,
   PresenceList,
   SandboxBadge,
+  KernelNetworkBadge,
   SavedIndicator,
   ShareButton,
   TitleInput,
@@ -776,6 +777,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
         <TitleInput doc={doc} title={title} readOnlyReason={readOnlyReason} />
         {isViewer ? <ViewOnlyBadge /> : null}
         {sandbox && !sandbox.active ? <SandboxBadge reason={sandbox.reason} /> : null}
+        {sandbox?.network ? <KernelNetworkBadge network={sandbox.network} /> : null}
         {/* on narrow screens the tools below fold into one menu (HeaderMenu, decision 0014) */}
         <KernelStatusPill doc={doc} readOnlyReason={readOnlyReason} onRestart={(confirmed) => actions.restart({ confirmed })} />
         <ConnectionStatus state={connection} />
@@ -915,6 +917,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
           notebookId={notebookId}
           files={files}
           canEdit={canEditFiles}
+          canManagePackages={canShare}
           onClose={() => {
             setIsFilesOpen(false);
             // back to command mode's keys, as Esc anywhere else does

@@ -91,8 +91,13 @@ export const EnvSchema = z.object({
   KERNEL_PIDS_MAX: z.coerce.number().int().min(0).default(256),
   /** size of a kernel's private /tmp and HOME (tmpfs, in RAM), in MiB each */
   KERNEL_TMP_MB: z.coerce.number().int().min(1).default(512),
-  /** `none`: kernels run without network (only with the sandbox; they reach the gateway over ipc) */
-  KERNEL_NETWORK: z.enum(['host', 'none']).default('host'),
+  /**
+   * the kernels' network: `internet` (own namespace, outbound through slirp4netns, nothing of the
+   * host reachable), `none` (own namespace, no network), `host` (this machine's: unsafe opt-out)
+   */
+  KERNEL_NETWORK: z.enum(['internet', 'none', 'host'], { message: 'KERNEL_NETWORK must be internet, none or host' }).default('internet'),
+  /** the slirp4netns executable behind KERNEL_NETWORK=internet (tests point it elsewhere to simulate a machine without it) */
+  KERNEL_SLIRP4NETNS: z.string().min(1).default('slirp4netns'),
   /** kernels kept started ahead so a new notebook's first run does not wait for one (0: none) */
   KERNEL_SPARE_POOL: z.coerce.number().int().min(0).max(8).default(1),
   /** the bubblewrap executable (tests point it elsewhere to simulate a machine without it) */

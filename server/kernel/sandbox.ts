@@ -5,7 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 
 export type SandboxMode = 'auto' | 'required' | 'off';
-export type KernelNetwork = 'host' | 'none';
+/**
+ * `internet` (default): a network namespace of its own, outbound connections through slirp4netns,
+ * the host's loopback and addresses unreachable. `none`: the namespace with only its own loopback.
+ * `host`: the host's network (an explicit, unsafe opt-out). See docs/decisions/0022-kernel-network-namespace.md.
+ */
+export type KernelNetwork = 'internet' | 'none' | 'host';
+export const DEFAULT_KERNEL_NETWORK: KernelNetwork = 'internet';
 
 /** Memory (address space) one kernel may use, in MiB. */
 export const DEFAULT_KERNEL_MEMORY_MB = 2048;
@@ -24,10 +30,24 @@ export interface KernelSandboxOptions {
   /** 0 = no limit */
   pidsMax?: number;
   tmpMb?: number;
-  /** `none`: kernels get no network of their own (they reach the gateway over ipc sockets); needs the sandbox. */
+  /** the kernels' network (default `internet`); `none` and `internet` need the sandbox */
   network?: KernelNetwork;
   /** the bubblewrap executable; tests point it at a missing path to simulate a machine without it */
   bwrapPath?: string;
+  /** the user-mode networking tool behind `internet`; tests point it at a missing path */
+  slirp4netnsPath?: string;
+}
+
+/** What kernels of this service actually get as network, and the one line the UI shows for it. */
+export interface KernelNetworkState {
+  /** `internet`: own namespace with outbound connections; `none`: own namespace, only its own loopback; `host`: this machine's network */
+  kind: 'internet' | 'none' | 'host';
+  /** what carries `internet` */
+  via?: 'slirp4netns';
+  /** e.g. "Internet: yes via slirp4netns", "No network", "Host network (unsafe)" */
+  label: string;
+  /** why it is not what KERNEL_NETWORK asked for, or why it is unsafe */
+  reason?: string;
 }
 
 /** What the UI shows: are this server's kernels sandboxed, and if not, why. */
@@ -41,7 +61,10 @@ export interface SandboxState {
   memoryMb: number | null;
   /** per-kernel process limit, null when it cannot be applied on this machine */
   pidsMax: number | null;
+  /** KERNEL_NETWORK as asked for */
   network: KernelNetwork;
+  /** what the kernels get (it differs from `network` without the sandbox or without slirp4netns) */
+  networkState: KernelNetworkState;
   /** true when kernels may not start at all (mode `required` and no working bubblewrap) */
   isRefusing: boolean;
 }
@@ -68,6 +91,44 @@ export function probeBubblewrap(bwrapPath: string): { ok: true } | { ok: false; 
   return { ok: true };
 }
 
+/** Can slirp4netns run here (the `internet` network)? */
+export function probeSlirp4netns(slirpPath: string): { ok: true } | { ok: false; reason: string } {
+  if (slirpPath.includes('/') && !existsSync(slirpPath)) return { ok: false, reason: `slirp4netns not found at ${slirpPath}` };
+  const r = spawnSync(slirpPath, ['--version'], { timeout: PROBE_TIMEOUT_MS, encoding: 'utf8', env: { PATH: '/usr/local/bin:/usr/bin:/bin' } as unknown as NodeJS.ProcessEnv });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? 'slirp4netns is not installed' : `slirp4netns could not run: ${r.error.message}` };
+  }
+  if (r.status !== 0) return { ok: false, reason: `slirp4netns --version failed (exit ${r.status})` };
+  return { ok: true };
+}
+
+/**
+ * The network kernels get. Only a sandboxed kernel can have a namespace of its own; `internet`
+ * degrades to `none` (never to `host`) when slirp4netns cannot run.
+ */
+function resolveNetwork(
+  network: KernelNetwork,
+  isSandboxed: boolean,
+  slirpPath: string,
+  log: (m: string) => void,
+): KernelNetworkState {
+  if (!isSandboxed) {
+    return { kind: 'host', label: 'Host network (not sandboxed)', reason: "kernels are not sandboxed, so they share this machine's network" };
+  }
+  if (network === 'host') {
+    const reason = "KERNEL_NETWORK=host: kernels share this machine's network (they can listen on and connect to its loopback: the app, the gateway, other kernels' ports)";
+    log(`!!! ${reason}. Unset it for a network namespace per kernel`);
+    return { kind: 'host', label: 'Host network (unsafe)', reason };
+  }
+  if (network === 'none') return { kind: 'none', label: 'No network' };
+  const probe = probeSlirp4netns(slirpPath);
+  if (probe.ok) return { kind: 'internet', via: 'slirp4netns', label: 'Internet: yes via slirp4netns' };
+  const reason = `${probe.reason}: kernels have NO network (install Debian's slirp4netns package for outbound internet)`;
+  log(`!!! ${reason}`);
+  return { kind: 'none', label: 'No network', reason };
+}
+
 function canUsePidsCgroup(): boolean {
   try {
     accessSync(CGROUP_V1_PIDS, constants.W_OK);
@@ -82,8 +143,9 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
   const memoryMb = opts?.memoryMb ?? DEFAULT_KERNEL_MEMORY_MB;
   const requestedPids = opts?.pidsMax ?? DEFAULT_KERNEL_PIDS_MAX;
   const tmpMb = opts?.tmpMb ?? DEFAULT_KERNEL_TMP_MB;
-  const network = opts?.network ?? 'host';
+  const network = opts?.network ?? DEFAULT_KERNEL_NETWORK;
   const bwrapPath = opts?.bwrapPath ?? 'bwrap';
+  const slirpPath = opts?.slirp4netnsPath ?? 'slirp4netns';
   const notes: string[] = [];
 
   let active = false;
@@ -119,6 +181,8 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
     log(`!!! ${reason}; no kernel will start`);
   }
 
+  const networkState: KernelNetworkState = isRefusing ? { kind: 'none', label: 'No network', reason: 'no kernel starts' } : resolveNetwork(network, active, slirpPath, log);
+
   const gatewayEnv: Record<string, string> = {
     KG_KERNEL_LAUNCHER: '1',
     KG_SANDBOX: active ? 'on' : 'off',
@@ -127,7 +191,9 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
     KG_KERNEL_MEMORY_MB: String(memoryMb > 0 ? Math.floor(memoryMb) : 0),
     KG_KERNEL_PIDS_MAX: String(pidsMax ?? 0),
     KG_KERNEL_TMP_MB: String(Math.max(1, Math.floor(tmpMb))),
-    KG_KERNEL_NETWORK: network,
+    // what the kernels get: `none` when `internet` cannot be had, `host` without the sandbox
+    KG_KERNEL_NETWORK: networkState.kind,
+    KG_KERNEL_SLIRP4NETNS: slirpPath,
   };
   return {
     state: {
@@ -137,6 +203,7 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
       memoryMb: memoryMb > 0 ? memoryMb : null,
       pidsMax,
       network,
+      networkState,
       isRefusing,
     },
     gatewayEnv,
