@@ -41,6 +41,9 @@ export function describeClose(code: number, reason: string): ClosedInfo {
   return { code, message: `The server closed the connection (${code}${why}). Reload the page to reconnect; changes made since are not saved.`, isAccessLost: false };
 }
 
+/** server/sync/close-codes.ts: SLOW_CONSUMER (4408), LIMIT_EXCEEDED (4429) */
+const RECONNECT_CLOSE_CODES = new Set([4408, 4429]);
+
 /** After this long without a connection we stop saying "reconnecting" and say "offline". */
 export const OFFLINE_AFTER_MS = 8000;
 
@@ -67,7 +70,11 @@ export function useNotebookDoc(notebookId: string) {
 
   useEffect(() => {
     const doc = new Y.Doc();
-    const provider = new WebsocketProvider(syncUrl(window.location), notebookId, doc);
+    const provider = new WebsocketProvider(syncUrl(window.location), notebookId, doc, {
+      // 44xx closes are for good, but for the two bounds an honest page can meet (a tab that fell
+      // too far behind, a burst past the rate): it reconnects (with y-websocket's backoff) and syncs
+      shouldReconnect: (event) => !(event.code >= 4400 && event.code < 4500) || RECONNECT_CLOSE_CODES.has(event.code),
+    });
     const awareness = provider.awareness;
     let hasEverConnected = false;
     let lostAt: number | null = null;
