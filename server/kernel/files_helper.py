@@ -12,6 +12,7 @@
 #                                                {op: 'commit'} -> {ok, path, size, sha256}; {op: 'abort'}
 #   open {op: 'get', path}                   -> {ok, size}; then msgs {op: 'read', offset, length} -> {ok} + buffers
 # Every failure answers {error: {code, message}}; the server maps codes to HTTP statuses.
+import errno
 import hashlib
 import os
 import shutil
@@ -213,6 +214,9 @@ def register(root):
     def error_reply(err):
         if isinstance(err, FileOpError):
             return {'error': {'code': err.code, 'message': err.message}}
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            # the notebook's own file system is full (FILES_QUOTA_MB, docs/decisions/0023)
+            return {'error': {'code': 'QUOTA_EXCEEDED', 'message': 'no space left in the notebook\'s folder'}}
         if isinstance(err, PermissionError):
             return {'error': {'code': 'PERMISSION', 'message': 'permission denied: %s' % err.strerror}}
         if isinstance(err, OSError):
