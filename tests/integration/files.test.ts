@@ -168,6 +168,8 @@ describe('files through the kernel (embedded gateway)', () => {
     // the kernel exists and has made its working directory before we take the picture
     expect((await fetchAsAdmin(fileUrl(h.server.url, id, 'ok.txt'), { method: 'PUT', body: 'fine' })).status).toBe(201);
     const workDir = path.join(h.dataDir, 'kernels', id);
+    // the spare kernel started in place of the one this notebook took has made its folder's disk image
+    await (await h.server.execution.kernels).sparesSettled();
     // everything beside this notebook's folder: the other kernels' folders and DATA_DIR's own files
     const kernelsRoot = path.join(h.dataDir, 'kernels');
     const outside = snapshotTree(kernelsRoot, workDir);
