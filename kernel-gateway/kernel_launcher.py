@@ -255,8 +255,9 @@ DISK_SIZE_PASSES = 2
 DISK_MOUNT_ATTEMPTS = 50
 # nosuid, nodev: a setuid file or a device node in the folder means nothing. noinit_itable: the
 # image is a fresh sparse file (its inode tables read as zeros), so ext4 need not write them out
-# in the background, which would take host disk the notebook never used.
-DISK_MOUNT_OPTIONS = "loop,nosuid,nodev,noatime,noinit_itable"
+# in the background, which would take host disk the notebook never used. discard: a deleted file
+# punches its blocks out of the image, so the host gets that disk back.
+DISK_MOUNT_OPTIONS = "loop,nosuid,nodev,noatime,noinit_itable,discard"
 DISK_MOUNT_RETRY_S = 0.1
 CLONE_NEWNS = 0x00020000
 MS_REC = 0x4000
@@ -378,9 +379,9 @@ def unshare_mount_namespace():
 TOOLS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def run_tool(cmd):
+def run_tool(cmd, ok=(0,)):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={"PATH": TOOLS_PATH, "LC_ALL": "C"})
-    if r.returncode != 0:
+    if r.returncode not in ok:
         raise OSError(errno.EIO, "%s failed (%d): %s" % (cmd[0], r.returncode, r.stdout.strip()[-300:]))
     return r.stdout
 
@@ -440,6 +441,16 @@ def mount_image(image, target):
     raise last
 
 
+def drop_empty_lost_found(root):
+    # not a file of the notebook's (the Files panel would list it); e2fsck makes it again when it needs it
+    lost = os.path.join(root, "lost+found")
+    try:
+        if os.path.isdir(lost) and not os.path.islink(lost) and not os.listdir(lost):
+            os.rmdir(lost)
+    except OSError:
+        pass
+
+
 def create_disk(wd, image, quota_bytes, user):
     """The first start with a quota: the folder's files (an earlier kernel's) move into a new image."""
     skip = {DISK_IMAGE_NAME, DISK_IMAGE_NAME + ".new"}
@@ -453,9 +464,7 @@ def create_disk(wd, image, quota_bytes, user):
     try:
         run_tool(["mount", "-t", "ext4", "-o", DISK_MOUNT_OPTIONS, new, mnt])
         try:
-            lost = os.path.join(mnt, "lost+found")
-            if os.path.isdir(lost) and not os.listdir(lost):
-                os.rmdir(lost)  # not a file of the notebook's; e2fsck makes it again when it needs it
+            drop_empty_lost_found(mnt)
             if existing:
                 run_tool(["cp", "-a", "--"] + [os.path.join(wd, n) for n in existing] + [mnt + "/"])
                 if user:
@@ -478,14 +487,20 @@ def create_disk(wd, image, quota_bytes, user):
 
 def grow_disk(image, quota_bytes):
     """FILES_QUOTA_MB was raised: the image grows (offline, when no kernel has it mounted)."""
-    if ext4_free_bytes(image) + os.path.getsize(image) // 20 >= quota_bytes or os.path.getsize(image) >= quota_bytes * 11 // 10:
-        return
+    # an image made for this quota is larger than it (metadata on top): nothing to read then
+    if os.path.getsize(image) >= quota_bytes or ext4_free_bytes(image) >= quota_bytes:
+        return False
     if run_tool(["losetup", "-j", image]).strip():
-        return  # mounted by a kernel still going away; the next start grows it
-    with open(image, "r+b") as f:
-        f.truncate(os.path.getsize(image) + quota_bytes - ext4_free_bytes(image) + MiB)
-    run_tool(["e2fsck", "-f", "-p", image])
-    run_tool(["resize2fs", image])
+        return False  # mounted by a kernel still going away; the next start grows it
+    run_tool(["e2fsck", "-f", "-p", image], ok=(0, 1))  # 1: it fixed something (it makes lost+found again)
+    for _ in range(DISK_SIZE_PASSES):
+        free = ext4_free_bytes(image)
+        if free >= quota_bytes:
+            break
+        with open(image, "r+b") as f:
+            f.truncate(os.path.getsize(image) + quota_bytes - free + MiB)
+        run_tool(["resize2fs", image])
+    return True
 
 
 def quota_mount(args, wd, user):
@@ -497,14 +512,17 @@ def quota_mount(args, wd, user):
     lock = os.open(wd, os.O_RDONLY | os.O_DIRECTORY)  # closed (unlocked) at exec
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
+        grown = False
         if not os.path.exists(image):
             create_disk(wd, image, quota_bytes, user)
         else:
             try:
-                grow_disk(image, quota_bytes)
+                grown = grow_disk(image, quota_bytes)
             except OSError as e:
                 note("the notebook's disk keeps its size: %s" % e)
         mount_image(image, wd)
+        if grown:
+            drop_empty_lost_found(wd)
     finally:
         os.close(lock)
     if user:

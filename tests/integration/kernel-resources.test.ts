@@ -17,7 +17,7 @@ import type { KernelService } from '../../server/kernel/kernel-service';
 import { silenceJupyterServicesLogs } from '../support/gateway';
 import { DISK_IMAGE_NAME, readHostFolder } from '../support/kernel-disk';
 import { tempDir } from '../support/server';
-import { HOOK_MS, KERNEL_MS, TEST_MS } from '../support/timing';
+import { HOOK_MS, KERNEL_MS, scaled, TEST_MS } from '../support/timing';
 import { waitFor } from '../support/yclient';
 
 silenceJupyterServicesLogs();
@@ -163,6 +163,8 @@ print(json.dumps([[p.wait(), p.stdout.read().strip()] for p in procs]))`;
     expect((await api(`/api/notebooks/${id}/restart`, { method: 'POST' })).status).toBeLessThan(300);
     expect((await runCode(id, 'print(open("before.txt").read()[:10])')).text).toBe('kept kept \n');
     expect((await api(`/api/notebooks/${id}/files/big.bin`, { method: 'DELETE' })).status).toBe(204);
+    // and the host gets that disk back (the image is mounted with discard; ext4 discards at its next commit)
+    await waitFor(() => fs.statSync(image).blocks * 512 < 8 * MiB, { what: 'the image to give its blocks back', timeoutMs: scaled(30_000) });
     expect((await runCode(id, 'open("again.bin", "wb").write(b"y" * (5 * 1024 * 1024))\nprint("written")')).text).toBe('written\n');
   });
 
