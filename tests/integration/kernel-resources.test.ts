@@ -126,11 +126,17 @@ describe('kernel resources per kernel (KERNEL_MEMORY_MB, FILES_QUOTA_MB) and an 
 
   it("a kernel's children together stop at KERNEL_MEMORY_MB; the server and the kernel live on", { timeout: TEST_MS }, async () => {
     const id = await createNotebook();
-    // each child holds 150 MiB (every page written) until all three have tried
+    // Each child writes 150 MiB and holds it while the next one allocates. One after the other, so
+    // that when the group is full the largest process is a child holding its 150 MiB: the OOM
+    // killer's choice (children allocating all at once can make the kernel itself the largest).
     const children = (n: number) => `import json, subprocess, sys
-code = "import sys, time; b = bytearray(150 * 1024 * 1024); print('held', flush=True); time.sleep(4)"
-procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(${n})]
-print(json.dumps([[p.wait(), p.stdout.read().strip()] for p in procs]))`;
+code = "import time; b = bytearray(150 * 1024 * 1024); print('held', flush=True); time.sleep(5)"
+procs, held = [], []
+for _ in range(${n}):
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    held.append(p.stdout.readline().strip())
+    procs.append(p)
+print(json.dumps([[p.wait(), h] for p, h in zip(procs, held)]))`;
     // one child alone fits: the limit is on the sum, not on each process
     expect(await runJson(id, children(1))).toEqual([[0, 'held']]);
     const three = (await runJson(id, children(3))) as [number, string][];
