@@ -169,11 +169,13 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
   if (requestedPids > 0 && pidsMax === null) notes.push(`no per-kernel process limit (${CGROUP_V1_PIDS} is not writable here)`);
   // resources per kernel (docs/decisions/0023-kernel-resources.md)
   const requestedDisk = Math.max(0, Math.floor(opts?.diskMb ?? 0));
-  const limits = launcher && !isRefusing ? probeKernelLimits(launcher, memoryMb) : { memoryCgroup: 'not probed', disk: 'not probed' };
+  // (no kernel starts when refusing: nothing to probe or to say about limits)
+  const isProbed = Boolean(launcher) && !isRefusing;
+  const limits = isProbed ? probeKernelLimits(launcher!, memoryMb) : { memoryCgroup: 'not probed', disk: 'not probed' };
   const isMemoryPerKernel = memoryMb > 0 && limits.memoryCgroup === null;
-  if (memoryMb > 0 && !isMemoryPerKernel && launcher) notes.push(`memory limited per process only, not per kernel (no memory cgroup: ${limits.memoryCgroup})`);
+  if (memoryMb > 0 && !isMemoryPerKernel && isProbed) notes.push(`memory limited per process only, not per kernel (no memory cgroup: ${limits.memoryCgroup})`);
   const diskMb = requestedDisk > 0 && limits.disk === null ? requestedDisk : null;
-  if (requestedDisk > 0 && diskMb === null) notes.push(`no disk quota on the kernel's own writes (${limits.disk}); one file at most ${requestedDisk} MiB`);
+  if (requestedDisk > 0 && diskMb === null && isProbed) notes.push(`no disk quota on the kernel's own writes (${limits.disk}); one file at most ${requestedDisk} MiB`);
   const serverUid = process.getuid?.() ?? -1;
   const user = active && serverUid === 0 ? parseKernelUser(opts?.kernelUser ?? DEFAULT_KERNEL_USER) : null;
   if (notes.length) log(notes.join('; '));

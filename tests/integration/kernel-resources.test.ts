@@ -1,6 +1,7 @@
 // Resources per kernel, not per process, and nothing of root's from a kernel
 // (docs/decisions/0023-kernel-resources.md): against the real server, a real embedded Kernel
 // Gateway and real sandboxed kernels, with the default settings except small limits.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { DATA_DIR_MODE, prepareDataDir } from '../../server/http/data-dir';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
 import type { KernelService } from '../../server/kernel/kernel-service';
+import { resolveSandbox } from '../../server/kernel/sandbox';
 import { silenceJupyterServicesLogs } from '../support/gateway';
 import { DISK_IMAGE_NAME, readHostFolder } from '../support/kernel-disk';
 import { tempDir } from '../support/server';
@@ -22,6 +24,9 @@ import { waitFor } from '../support/yclient';
 
 silenceJupyterServicesLogs();
 
+const REPO = path.resolve(import.meta.dirname, '../..');
+const VENV_PYTHON = path.join(REPO, 'kernel-gateway/.venv/bin/python');
+const LAUNCHER = path.join(REPO, 'kernel-gateway/kernel_launcher.py');
 const MEMORY_MB = 300;
 const QUOTA_MB = 20;
 const MiB = 1024 * 1024;
@@ -219,6 +224,34 @@ print(json.dumps([euid, oct(os.stat("myid").st_mode & 0o7777), bool(os.statvfs("
       expect(fs.statSync(fresh).mode & 0o777).toBe(0o700);
     } finally {
       fs.rmSync(path.dirname(fresh), { recursive: true, force: true });
+    }
+  });
+});
+
+describe('where a limit cannot be had', () => {
+  it('the state says which and why, and one file is still bounded (RLIMIT_FSIZE: EFBIG)', () => {
+    const workRoot = tempDir('ynb-fallback-');
+    try {
+      // a launcher that cannot run stands for a machine without cgroups or loop mounts (or not root)
+      const r = resolveSandbox({ mode: 'auto', memoryMb: 300, diskMb: 5 }, workRoot, () => undefined, { python: '/nonexistent/python3', launcher: LAUNCHER });
+      expect(r.state).toMatchObject({ active: true, isMemoryPerKernel: false, diskMb: null, fileMaxMb: 5 });
+      expect(r.state.reason).toMatch(/^memory limited per process only, not per kernel \(no memory cgroup: .+\); no disk quota on the kernel's own writes \(.+\); one file at most 5 MiB$/);
+      expect(r.gatewayEnv).toMatchObject({ KG_KERNEL_MEMORY_CGROUP: '0', KG_KERNEL_DISK_QUOTA: '0', KG_KERNEL_DISK_MB: '5' });
+      // the launcher with those settings, around a real command in the sandbox
+      const wd = path.join(workRoot, 'nb');
+      const cf = path.join(workRoot, 'connection.json');
+      fs.writeFileSync(cf, '{}', { mode: 0o600 });
+      const write = 'import errno\ntry:\n    open("big.bin", "wb").write(b"x" * (6 * 1024 * 1024))\n    print("written")\nexcept OSError as e:\n    print(errno.errorcode[e.errno])';
+      const out = spawnSync(
+        VENV_PYTHON,
+        [LAUNCHER, '--sandbox', 'on', '--work-root', workRoot, '--disk-mb', '5', '--disk-quota', 'off', '--kernel-user', '65534:65534', '--', VENV_PYTHON, '-c', write, '-f', cf],
+        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', KERNEL_WORKING_DIR: wd } as unknown as NodeJS.ProcessEnv, timeout: scaled(30_000) },
+      );
+      expect(out.stdout.trim(), out.stderr).toBe('EFBIG');
+      expect(fs.statSync(path.join(wd, 'big.bin')).size).toBe(5 * MiB);
+      expect(fs.statSync(path.join(wd, 'big.bin')).uid).toBe(65534);
+    } finally {
+      fs.rmSync(workRoot, { recursive: true, force: true });
     }
   });
 });
