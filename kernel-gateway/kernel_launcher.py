@@ -639,6 +639,9 @@ def main():
         except OSError as e:
             fail("cannot mount this notebook's disk (FILES_QUOTA_MB=%d) at %s: %s" % (args.disk_mb, wd, e))
     else:
+        if os.path.exists(os.path.join(wd, DISK_IMAGE_NAME)):
+            # the kernel would see an empty folder and the person think the files lost
+            fail("this notebook's files are in its disk image %s, which this server cannot mount now (a file system per notebook needs root and loop devices: see the server's log)" % os.path.join(wd, DISK_IMAGE_NAME))
         file_size_limit(args)
     # The gateway interrupts a kernel by sending SIGINT to its process group. bwrap itself would die
     # of it (and with it the kernel); ignored here, the disposition is inherited by bwrap, while the
