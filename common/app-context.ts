@@ -29,7 +29,8 @@ export interface AppServices {
   listNotebooks(): Promise<NotebookSummary[]>;
   createNotebook(opts: { title?: string }): Promise<{ id: string; token: string }>;
   getNotebook(id: string): Promise<NotebookSummary | null>;
-  modelInfo(): ModelInfo;
+  /** what the page may show of the model: the endpoint's host only to editors and up */
+  modelInfo(role: ViewerInfo['role']): ModelInfo;
   /** the kernels' sandbox state (null: an external gateway's, or the gateway is not up) */
   kernelSandbox(): Promise<KernelSandboxInfo | null>;
 }

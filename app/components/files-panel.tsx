@@ -1,7 +1,8 @@
 // The notebook's working directory: what the kernel reads and writes by name. A side panel next to
 // the cells (a drawer over them on narrow screens), the same list for everyone in the notebook.
-import { useMemo, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { fileApiUrl } from '../../common/files/paths';
+import { ApiError, requestJSON } from '~/notebook/api-client';
 import { baseName, humanSize, type FileEntry } from '~/notebook/files-client';
 import type { FilesApi, Upload } from '~/notebook/use-files';
 import { Icon } from './ui/icons';
@@ -114,7 +115,81 @@ function FileRow({ notebookId, entry, label, onDelete }: { notebookId: string; e
   );
 }
 
-export function FilesPanel({ notebookId, files, canEdit = true, onClose }: { notebookId: string; files: FilesApi; canEdit?: boolean; onClose: () => void }) {
+interface PackageListing {
+  path: string;
+  packages: { name: string; version: string }[];
+  otherFiles: string[];
+}
+
+/**
+ * Owners only: what `pip install` left in the notebook's own prefix (`.ynotebook/site-packages`),
+ * which every kernel start imports and the file list never shows (docs/decisions/0025).
+ */
+function InstalledPackages({ notebookId, refreshKey }: { notebookId: string; refreshKey: unknown }) {
+  const [listing, setListing] = useState<PackageListing | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [isRemoving, setIsRemoving] = useState(false);
+  const url = `/api/notebooks/${encodeURIComponent(notebookId)}/packages`;
+  const load = useCallback(async () => {
+    try {
+      setListing(await requestJSON<PackageListing>('GET', url));
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  }, [url]);
+  useEffect(() => {
+    void load();
+  }, [load, refreshKey]);
+  if (!listing || (!listing.packages.length && !listing.otherFiles.length)) {
+    return error ? <p className="files-note" data-testid="packages-error">Installed packages: {error}</p> : null;
+  }
+  const remove = async () => {
+    if (!window.confirm('Remove every package installed with pip in this notebook (and anything else in its pip folder)? The running kernel keeps what it already imported; the next start has none of them.')) return;
+    setIsRemoving(true);
+    try {
+      await requestJSON('DELETE', url);
+      await load();
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    } finally {
+      setIsRemoving(false);
+    }
+  };
+  return (
+    <div className="files-note" data-testid="installed-packages">
+      <p>
+        <strong>Installed packages (pip):</strong>{' '}
+        {listing.packages.length ? listing.packages.map((p) => `${p.name} ${p.version}`.trim()).join(', ') : 'none'}
+      </p>
+      {listing.otherFiles.length ? (
+        <p data-testid="packages-other">
+          Also in <code>{listing.path}/</code>, not from any package (imported at every kernel start if it is <code>sitecustomize.py</code>):{' '}
+          {listing.otherFiles.join(', ')}
+        </p>
+      ) : null}
+      <button type="button" className="btn btn-sm" data-testid="packages-remove" disabled={isRemoving} onClick={() => void remove()}>
+        {isRemoving ? 'Removing…' : 'Remove all'}
+      </button>
+      {error ? <p data-testid="packages-error">{error}</p> : null}
+    </div>
+  );
+}
+
+export function FilesPanel({
+  notebookId,
+  files,
+  canEdit = true,
+  canManagePackages = false,
+  onClose,
+}: {
+  notebookId: string;
+  files: FilesApi;
+  canEdit?: boolean;
+  /** the owner (and the admin): sees and removes what pip installed */
+  canManagePackages?: boolean;
+  onClose: () => void;
+}) {
   const inputRef = useRef<HTMLInputElement>(null);
   const groups = useMemo(() => (files.files ? groupFiles(files.files) : []), [files.files]);
   const isEmpty = files.files !== null && files.files.length === 0 && files.uploads.length === 0;
@@ -209,6 +284,7 @@ export function FilesPanel({ notebookId, files, canEdit = true, onClose }: { not
           </ul>
         )}
         {files.isTruncated ? <p className="files-note">Only the first {files.files?.length ?? 0} files are listed.</p> : null}
+        {canManagePackages && files.files !== null ? <InstalledPackages notebookId={notebookId} refreshKey={files.files} /> : null}
       </div>
 
       {files.files?.length ? (

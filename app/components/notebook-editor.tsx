@@ -915,6 +915,7 @@ export function NotebookEditor({ notebookId, initialTitle, model = NO_MODEL, rol
           notebookId={notebookId}
           files={files}
           canEdit={canEditFiles}
+          canManagePackages={canShare}
           onClose={() => {
             setIsFilesOpen(false);
             // back to command mode's keys, as Esc anywhere else does

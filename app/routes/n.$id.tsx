@@ -14,7 +14,7 @@ export async function loader({ params, context }: LoaderFunctionArgs) {
   if (!role) throw new Response('Open this notebook with the link its owner shared (it ends in ?token=…).', { status: 401, statusText: 'Unauthorized' });
   const notebook = await context.services.getNotebook(id);
   if (!notebook) throw new Response(`There is no notebook "${id}".`, { status: 404, statusText: 'Not Found' });
-  return { notebook, role, model: context.services.modelInfo(), sandbox: await context.services.kernelSandbox() };
+  return { notebook, role, model: context.services.modelInfo(role), sandbox: await context.services.kernelSandbox() };
 }
 
 export default function NotebookRoute() {

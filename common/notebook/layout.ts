@@ -8,6 +8,8 @@
 // and keys we do not know. All of that passes.
 import * as Y from 'yjs';
 import { CELL_ID_PATTERN } from './model';
+import { LEVEL, MAX_NESTING_DEPTH, NBFORMAT_CELL_KEYS, levelsLeft, nestingMessage, nestsDeeperThan } from './nesting';
+import { checkStoredTitle } from './title';
 import { CELL_TYPES } from './types';
 
 export class LayoutError extends Error {
@@ -79,6 +81,14 @@ export function checkMeta(meta: Y.Map<unknown>): string | null {
   return null;
 }
 
+/** Why the title in `meta` may not stay: the API's rename rules (title.ts), or null. */
+export function checkMetaTitle(meta: Y.Map<unknown>): string | null {
+  const title = meta.get('title');
+  if (title === undefined || typeof title !== 'string') return null; // checkMeta's concern
+  const checked = checkStoredTitle(title);
+  return checked.ok ? null : checked.message;
+}
+
 /** Every problem of a whole document (for tests, loads and repairs; the sync path uses the incremental check). */
 export function checkLayout(doc: Y.Doc): string[] {
   const problems: string[] = [];
@@ -93,8 +103,11 @@ export function checkLayout(doc: Y.Doc): string[] {
       seen.add(id);
     }
   });
-  const why = checkMeta(doc.getMap('meta'));
+  const why = checkMeta(doc.getMap('meta')) ?? checkMetaTitle(doc.getMap('meta'));
   if (why) problems.push(why);
+  // the cells array is level 2 of the file (our keys' extra levels are not counted here)
+  const deep = nestsDeeperThan(doc.getArray('cells'), MAX_NESTING_DEPTH - 1) || nestsDeeperThan(doc.getMap('meta'), MAX_NESTING_DEPTH);
+  if (deep) problems.push(`a value is ${nestingMessage()}`);
   return problems;
 }
 
@@ -139,7 +152,8 @@ export function checkLayoutTransaction(tr: Y.Transaction): LayoutCheck {
       }
       checkIds = true;
     } else if (type === (meta as Y.AbstractType<unknown>) || type === rawMeta) {
-      const why = checkMeta(meta);
+      // the title only when it changed: a title stored before the rule must not lock out other edits
+      const why = checkMeta(meta) ?? (keys.has('title') ? checkMetaTitle(meta) : null);
       if (why) return { problem: why, duplicates: [] };
     } else {
       const item = type._item;
@@ -154,6 +168,9 @@ export function checkLayoutTransaction(tr: Y.Transaction): LayoutCheck {
       }
     }
   }
+
+  const deep = checkNewNesting(tr, cells, meta);
+  if (deep) return { problem: deep, duplicates: [] };
 
   if (cellsToCheck) {
     for (const cell of cellsToCheck as Set<Y.Map<unknown>>) {
@@ -187,6 +204,90 @@ export function checkLayoutTransaction(tr: Y.Transaction): LayoutCheck {
     }
   }
   return { problem: null, duplicates };
+}
+
+/**
+ * Whether what this transaction inserted nests deeper than MAX_NESTING_DEPTH, counted from the top
+ * of the notebook as its `.ipynb` would (nesting.ts). Looks at the new items only (a keystroke: one
+ * string item, no walk), and at their ancestors once per transaction, so a value built one level
+ * per update is caught at the level that crosses the limit.
+ */
+export function checkNewNesting(tr: Y.Transaction, cells: Y.Array<unknown>, meta: Y.Map<unknown>): string | null {
+  const levels = new Map<Y.AbstractType<unknown>, number>();
+  const levelOf = (type: Y.AbstractType<unknown>): number => {
+    // iterative: a document stored before the limit may hold a chain thousands deep
+    const chain: Y.AbstractType<unknown>[] = [];
+    let t: Y.AbstractType<unknown> | null = type;
+    let base = 0;
+    while (t) {
+      const known = levels.get(t);
+      if (known !== undefined) {
+        base = known;
+        break;
+      }
+      chain.push(t);
+      const item: Y.Item | null = t._item;
+      if (!item) {
+        base = t === (cells as Y.AbstractType<unknown>) ? LEVEL.cells : 1;
+        levels.set(t, base);
+        chain.pop();
+        break;
+      }
+      t = item.parent as Y.AbstractType<unknown> | null;
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const item = chain[i]._item!;
+      base = base + 1 + extraLevels(item.parent as Y.AbstractType<unknown>, item.parentSub);
+      levels.set(chain[i], base);
+    }
+    return levels.get(type) ?? base;
+  };
+  const extraLevels = (parent: Y.AbstractType<unknown>, key: string | null): number => {
+    if (key === null) return 0;
+    // ours travel under metadata.ynotebook in the file: two levels more there
+    if (parent === (meta as Y.AbstractType<unknown>)) return key === 'metadata' ? 0 : 2;
+    if (parent._item?.parent === cells && !NBFORMAT_CELL_KEYS.has(key)) return 2;
+    return 0;
+  };
+  const where = (parent: Y.AbstractType<unknown>, key: string | null): string => {
+    let t: Y.AbstractType<unknown> | null = parent;
+    let k = key;
+    for (let i = 0; t?._item && i < MAX_NESTING_DEPTH * 2; i++) {
+      if (t._item.parent === cells) {
+        const id = (t as Y.Map<unknown>).get('id');
+        return `in cell ${typeof id === 'string' ? id : '?'}${k ? ` ${k}` : ''}`;
+      }
+      k = t._item.parentSub;
+      t = t._item.parent as Y.AbstractType<unknown> | null;
+    }
+    return t === (meta as Y.AbstractType<unknown>) && k ? `in meta ${k}` : '';
+  };
+  const refuse = (parent: Y.AbstractType<unknown>, key: string | null) => `a value is ${nestingMessage()} ${where(parent, key)}`.trim();
+
+  for (const [client, after] of tr.afterState) {
+    const before = tr.beforeState.get(client) ?? 0;
+    if (after <= before) continue;
+    const structs = tr.doc.store.clients.get(client) ?? [];
+    for (let i = structs.length - 1; i >= 0 && structs[i].id.clock + structs[i].length > before; i--) {
+      const item = structs[i];
+      if (!(item instanceof Y.Item) || item.deleted) continue;
+      const content = item.content;
+      let values: unknown[];
+      if (content instanceof Y.ContentAny || content instanceof Y.ContentJSON) values = content.arr;
+      else if (content instanceof Y.ContentEmbed) values = [content.embed];
+      else if (content instanceof Y.ContentFormat) values = [content.value];
+      else if (content instanceof Y.ContentType) {
+        const type = content.type as Y.AbstractType<unknown>;
+        if (type instanceof Y.Text) continue; // a string in the file; its embeds are items of their own
+        if (levelOf(type) > MAX_NESTING_DEPTH) return refuse(item.parent as Y.AbstractType<unknown>, item.parentSub);
+        continue;
+      } else continue;
+      const parent = item.parent as Y.AbstractType<unknown>;
+      const top = levelOf(parent) + 1 + extraLevels(parent, item.parentSub);
+      for (const v of values) if (nestsDeeperThan(v, levelsLeft(top))) return refuse(parent, item.parentSub);
+    }
+  }
+  return null;
 }
 
 function isPlainObject(v: unknown): boolean {

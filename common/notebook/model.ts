@@ -6,6 +6,8 @@
 //                          execution_state (ours), ai (ours), prompt: Y.Text (ours, AI cells) }
 //   doc.getMap('meta'):    { nbformat, nbformat_minor, metadata, title, kernel (ours) }
 import * as Y from 'yjs';
+import { LEVEL, NESTING_NOTICE, levelsLeft, nestsDeeperThan, toPlainJSON } from './nesting';
+import { TRUNCATION_METADATA_KEY } from './limits';
 import type {
   AiInfo,
   CellJSON,
@@ -46,8 +48,22 @@ export function outputToY(o: Output): YOutput {
   return m;
 }
 
+/**
+ * An output nested past MAX_NESTING_DEPTH (only a document stored before the limit holds one)
+ * shows as this notice; everything readers do with outputs (render, compare, stringify) recurses.
+ */
+const TOO_DEEP_OUTPUT: Output = {
+  output_type: 'display_data',
+  data: { 'text/plain': `Output not shown: ${NESTING_NOTICE.slice(1, -1).replace(/^removed: /, '')}.` },
+  metadata: { [TRUNCATION_METADATA_KEY]: true },
+};
+
 export function outputsToJSON(arr: Y.Array<YOutput> | undefined): Output[] {
-  return (arr?.toJSON() ?? []) as Output[];
+  if (!arr) return [];
+  return arr.toArray().map((o) => {
+    if (nestsDeeperThan(o, levelsLeft(LEVEL.output))) return structuredClone(TOO_DEEP_OUTPUT);
+    return (o instanceof Y.AbstractType ? o.toJSON() : o) as Output;
+  });
 }
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -128,9 +144,18 @@ export function initNotebook(doc: Y.Doc, opts: InitOptions = {}): void {
   });
 }
 
+/**
+ * Characters a title may not hold: control characters (C0, DEL, C1: tabs and newlines included),
+ * the Unicode line and paragraph separators, and the invisible bidirectional overrides and isolates,
+ * which can make a title in the list read as something it is not (title.ts checks renames with it).
+ */
+export const TITLE_FORBIDDEN_CHARS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const TITLE_FORBIDDEN_ALL = new RegExp(TITLE_FORBIDDEN_CHARS.source, 'gu');
+
+/** A title made from whatever was given (create, import, the title field): always one the layout check accepts. */
 export function cleanTitle(title: unknown): string {
   if (typeof title !== 'string') return DEFAULT_TITLE;
-  const t = title.replace(/[\u0000-\u001f]/g, ' ').trim().slice(0, MAX_TITLE_LENGTH);
+  const t = title.replace(TITLE_FORBIDDEN_ALL, ' ').trim().slice(0, MAX_TITLE_LENGTH).trim();
   return t || DEFAULT_TITLE;
 }
 
@@ -337,7 +362,7 @@ export function cellToJSON(cell: YCell): CellJSON {
     id: cellId(cell),
     cell_type: type,
     source: cellSource(cell)?.toString() ?? '',
-    metadata: (cell.get('metadata') as Y.Map<unknown> | undefined)?.toJSON() ?? {},
+    metadata: plainJSON(cell.get('metadata'), LEVEL.cellKey) ?? {},
   };
   if (type === 'code') {
     json.outputs = outputsToJSON(cellOutputs(cell));
@@ -346,7 +371,7 @@ export function cellToJSON(cell: YCell): CellJSON {
   const state = executionState(cell);
   if (state) json.execution_state = { ...state };
   const ai = aiInfo(cell);
-  if (ai) json.ai = structuredCloneJSON(ai);
+  if (ai) json.ai = plainJSON(ai, LEVEL.cellExtraKey);
   const prompt = cellPrompt(cell);
   if (prompt) json.prompt = prompt.toString();
   return json;
@@ -358,11 +383,12 @@ export function notebookToJSON(doc: Y.Doc): NotebookJSON {
     title: getTitle(doc),
     nbformat: (meta.get('nbformat') as number) ?? NBFORMAT,
     nbformat_minor: (meta.get('nbformat_minor') as number) ?? NBFORMAT_MINOR,
-    metadata: structuredCloneJSON((meta.get('metadata') as Record<string, unknown>) ?? {}),
+    metadata: plainJSON(meta.get('metadata'), LEVEL.notebookMetadata) ?? {},
     cells: cellsOf(doc).toArray().map(cellToJSON),
   };
 }
 
-function structuredCloneJSON<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+/** A JSON copy that never recurses past MAX_NESTING_DEPTH (deeper parts become a notice text). */
+function plainJSON<T>(v: unknown, level: number): T | undefined {
+  return v === undefined ? undefined : (toPlainJSON(v, levelsLeft(level)) as T);
 }

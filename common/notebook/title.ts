@@ -1,19 +1,14 @@
 // A notebook's title as a person sets it (a rename): the rules the API checks and the home page
 // applies before it asks, so both say the same thing. Titles made by create and import are cleaned
 // instead (`cleanTitle`): there nobody is asked, here the person typing is.
-import { MAX_TITLE_LENGTH } from './model';
+import { MAX_TITLE_LENGTH, TITLE_FORBIDDEN_CHARS } from './model';
 
 export { MAX_TITLE_LENGTH };
 
 /** What the copy made by "Duplicate" is called: "Copy of <title>", as JupyterLab's "…-Copy1". */
 export const COPY_TITLE_PREFIX = 'Copy of ';
 
-/**
- * Characters a title may not hold: control characters (C0, DEL, C1: tabs and newlines included),
- * the Unicode line and paragraph separators, and the invisible bidirectional overrides and isolates,
- * which can make a title in the list read as something it is not.
- */
-const FORBIDDEN = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const FORBIDDEN = TITLE_FORBIDDEN_CHARS;
 
 export type TitleCheck = { ok: true; title: string } | { ok: false; message: string };
 
@@ -33,6 +28,18 @@ export function checkTitle(raw: unknown): TitleCheck {
   const bad = FORBIDDEN.exec(title);
   if (bad) return { ok: false, message: `title contains a control character (${describeChar(bad[0])}) at position ${bad.index + 1}; use plain text on one line` };
   return { ok: true, title };
+}
+
+/**
+ * A title written straight into the document (the `meta` map, over Yjs): the same rules as a
+ * rename through the API, and the stored string itself, untrimmed, within MAX_TITLE_LENGTH.
+ */
+export function checkStoredTitle(raw: unknown): TitleCheck {
+  const checked = checkTitle(raw);
+  if (checked.ok && (raw as string).length > MAX_TITLE_LENGTH) {
+    return { ok: false, message: `title is ${(raw as string).length} characters long with its spaces; at most ${MAX_TITLE_LENGTH} (MAX_TITLE_LENGTH)` };
+  }
+  return checked;
 }
 
 /** The title of a duplicate: "Copy of X", cut to MAX_TITLE_LENGTH without splitting a character. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Router, type Request, type Response } from 'express';
 import { filePathFromUrlTail } from '../../common/files/paths';
 import { KernelError } from '../kernel/errors';
-import { FileOpError, MiB, type FileErrorCode, type FileLimits } from '../kernel/kernel-files';
+import { FileOpError, MiB, isReservedPath, reservedPathMessage, type FileErrorCode, type FileLimits } from '../kernel/kernel-files';
 import type { FilesService } from '../notebook/files';
 import type { NotebookService } from '../notebook/notebooks';
 import { kernelHttpError } from './api';
@@ -30,6 +30,7 @@ const FILE_ERROR_STATUS: Record<FileErrorCode, number> = {
   CORRUPTED: 500,
   INTERNAL: 500,
   BAD_REQUEST: 400,
+  RESERVED: 400,
 };
 
 const fmtMiB = (bytes: number) => (bytes >= 1024 * MiB && bytes % (1024 * MiB) === 0 ? `${bytes / (1024 * MiB)} GiB` : `${+(bytes / MiB).toFixed(1)} MiB`);
@@ -40,7 +41,7 @@ export function limitMessage(code: 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED', limits: 
     : `the notebook's files would exceed its quota of ${fmtMiB(limits.quotaBytes)} (FILES_QUOTA_MB): delete some files first`;
 }
 
-function filesHttpError(err: unknown, limits: FileLimits): unknown {
+export function filesHttpError(err: unknown, limits: FileLimits): unknown {
   if (err instanceof FileOpError) {
     const message = err.code === 'FILE_TOO_LARGE' || err.code === 'QUOTA_EXCEEDED' ? limitMessage(err.code, limits) : err.message;
     return new HttpError(FILE_ERROR_STATUS[err.code] ?? 500, err.code, message);
@@ -103,6 +104,10 @@ export function createFilesApi(deps: FilesApiDeps): Router {
       if (!checked.ok) {
         res.setHeader('Connection', 'close'); // do not read an upload's body we refuse
         throw badRequest(`invalid file path: ${checked.message}`, 'BAD_PATH');
+      }
+      if (isReservedPath(checked.path)) {
+        res.setHeader('Connection', 'close');
+        throw badRequest(reservedPathMessage(checked.path), 'RESERVED');
       }
       await requireNotebook(id);
       try {

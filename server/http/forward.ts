@@ -21,6 +21,7 @@ const KERNEL_ROUTES: { methods: string[]; path: RegExp; claims: boolean }[] = [
   { methods: ['POST'], path: new RegExp(`^${NB}/cells/[^/]+/(run|generate)$`), claims: true },
   { methods: ['POST'], path: new RegExp(`^${NB}/(run|restart)$`), claims: true },
   { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], path: new RegExp(`^${NB}/files(/.*)?$`), claims: true },
+  { methods: ['GET', 'DELETE'], path: new RegExp(`^${NB}/packages$`), claims: true },
   { methods: ['POST'], path: new RegExp(`^${NB}/cells/[^/]+/stop$`), claims: false },
   { methods: ['POST'], path: new RegExp(`^${NB}/(interrupt|complete|inspect)$`), claims: false },
   { methods: ['DELETE'], path: new RegExp(`^${NB}/?$`), claims: false },

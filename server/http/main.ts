@@ -3,6 +3,7 @@ import { readEnv, EnvError } from './env';
 import { consoleLogger, startServer } from './server';
 import { MissingBuildError } from './remix';
 import { StorageError } from '../storage/types';
+import { adminSignInLine } from './admin-sign-in';
 
 async function main() {
   let env;
@@ -35,11 +36,11 @@ async function main() {
     throw err;
   }
   consoleLogger('info', env.DATABASE_URL ? `notebooks in PostgreSQL, kernels' files in ${env.dataDir}` : `data in ${env.dataDir}`);
-  // as Jupyter does: the address that signs the admin in (the token is also in DATA_DIR/admin-token,
-  // or with DATABASE_URL in the database's settings table)
+  // as Jupyter does: the address that signs the admin in, when the server made the token (it is
+  // also in DATA_DIR/admin-token, or with DATABASE_URL in the database's settings table); one given
+  // in ADMIN_TOKEN is never printed
   const local = ['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(env.HOST) ? `http://localhost:${server.port}` : server.url;
-  const base = (env.PUBLIC_URL ?? local).replace(/\/+$/, '');
-  console.log(`sign in as the admin: ${base}/?token=${encodeURIComponent(server.adminToken)}`);
+  console.log(adminSignInLine({ base: env.PUBLIC_URL ?? local, adminToken: server.adminToken, isFromEnv: Boolean(env.ADMIN_TOKEN) }));
   // tests and scripts wait for this exact line
   console.log(`listening on ${server.url}`);
   let stopping = false;

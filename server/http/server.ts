@@ -21,14 +21,16 @@ import { AiService } from '../ai/agent';
 import { suggestionsFor } from '../ai/offline-demo';
 import { modelConfigFromEnv, type ModelConfig, type StreamTurnOptions } from '../ai/provider';
 import { createApi } from './api';
-import { AccessService, resolveAdminToken } from '../access/access';
+import { AccessService, resolveAdminToken, revocationKey, SESSION_SWEEP_MS } from '../access/access';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from '../access/rate-limit';
 import { CloseCode } from '../sync/close-codes';
 import { createLinksApi } from './links-api';
-import { apiGuard, credentialsOf, hostGuard, pageGuard, RequestGuard, securityHeaders } from './security';
+import { apiGuard, authenticate, clientAddress, credentialsOf, hostGuard, pageGuard, pathGuard, RequestGuard, securityHeaders } from './security';
+import { createSessionsApi } from './sessions-api';
 import { createIpynbApi } from './ipynb-api';
 import { createNotebooksApi } from './notebooks-api';
 import { createFilesApi } from './files-api';
+import { createPackagesApi } from './packages-api';
 import { FilesService } from '../notebook/files';
 import { MiB, type FileLimits } from '../kernel/kernel-files';
 import { errorHandler } from './errors';
@@ -175,7 +177,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return { id: rec.id, token: rec.ownerToken };
     },
     getNotebook: (id) => notebooks.get(id),
-    modelInfo: () => ({ model: model?.model ?? null, endpoint: model?.endpointName ?? null, suggestions: suggestionsFor(model) }),
+    // the endpoint's host is for editors and up (it may name a machine inside the network); a
+    // viewer learns only that AI is there, and which model
+    modelInfo: (role) => ({ model: model?.model ?? null, endpoint: role && role !== 'viewer' ? (model?.endpointName ?? null) : null, suggestions: suggestionsFor(model) }),
     kernelSandbox: async () => {
       try {
         const state = (await execution.kernels).sandbox;
@@ -186,17 +190,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
   };
 
+  const isSecure = env.PUBLIC_URL?.startsWith('https:') ?? false;
   const app = express();
   app.disable('x-powered-by');
   app.use(hostGuard(guard));
+  app.use(pathGuard());
   app.use(securityHeaders());
   // every API request passes the door first: Origin, credentials, the route's role, rate limits
-  app.use('/api', apiGuard(guard, access, limiter));
+  app.use('/api', apiGuard(guard, access, limiter, { isSecure }));
   // several instances: what needs the notebook's kernel goes to the instance that owns it (0020)
   if (leases) app.use('/api', forwardToOwner({ leases, leaseMs, log }));
+  app.use('/api', createSessionsApi({ access, isSecure }));
   app.use('/api', createLinksApi({ notebooks, access, publicUrl: env.PUBLIC_URL }));
   // before the JSON API: its body parser must never read an upload
   app.use('/api', createFilesApi({ notebooks, files }));
+  app.use('/api', createPackagesApi({ notebooks, files }));
   // before the JSON API too: the import reads its raw body with its own limit
   app.use('/api', createIpynbApi({ notebooks, rooms }));
   app.use('/api', createNotebooksApi({ notebooks, rooms }));
@@ -210,7 +218,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such API route' } });
   });
   app.use('/api', errorHandler((m) => log('error', m)));
-  app.use(pageGuard(guard, access, { isSecure: env.PUBLIC_URL?.startsWith('https:') ?? false }));
+  app.use(pageGuard(guard, access, limiter, { isSecure }));
   const remix =
     opts.withUi === false
       ? null
@@ -224,19 +232,35 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const server = http.createServer(app);
   const sync = createSyncServer(rooms, log, {
     authorize: async (req, notebookId) => {
-      const principal = await access.resolve(credentialsOf(req, notebookId, { query: true }));
+      // an address over its budget of wrong tokens was answered 429 at the upgrade (below)
+      const auth = await authenticate(req, access, limiter, credentialsOf(req, notebookId, { query: true }));
+      const principal = auth.ok ? auth.principal : null;
       if (!principal) return { ok: false, code: CloseCode.UNAUTHORIZED };
       const role = access.roleOn(principal, notebookId);
       if (role === null) return { ok: false, code: CloseCode.FORBIDDEN };
-      return { ok: true, isReadOnly: role === 'viewer', grantId: principal.kind === 'grant' ? principal.grantId : null };
+      // filed under its session (or link), so ending that closes it at once (4410)
+      return { ok: true, isReadOnly: role === 'viewer', grantId: revocationKey(principal) };
     },
   });
-  access.onRevoke((grantId) => sync.closeGrant(grantId));
+  access.onRevoke((key) => sync.closeGrant(key));
+  // expired sessions go, and their sockets with them
+  const sweeper = setInterval(() => {
+    access.sweepSessions().catch((err: Error) => log('warn', `ending expired sessions: ${err.message}`));
+  }, SESSION_SWEEP_MS);
+  sweeper.unref();
   server.on('upgrade', (req, socket, head) => {
     // DNS rebinding and cross-site WebSocket hijacking stop here, before any protocol
     if (!guard.isHostAllowed(req) || !guard.isOriginAllowed(req)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ncross-site or unknown host\n');
       return;
+    }
+    // a token from an address that sent too many wrong ones is not looked at (guessing stays slow)
+    if (credentialsOf(req, null, { query: true }).some((c) => c.kind === 'token')) {
+      const room = limiter.peek(clientAddress(req), 'failedAuth');
+      if (!room.ok) {
+        socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: ${Math.ceil(room.retryAfterMs / 1000)}\r\nContent-Type: text/plain\r\n\r\ntoo many wrong tokens from this address\n`);
+        return;
+      }
     }
     if (!sync.handleUpgrade(req, socket, head)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -272,6 +296,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     isAdminTokenNew: admin.isGenerated,
     close() {
       closing ??= (async () => {
+        clearInterval(sweeper);
         takeover?.stop();
         await ai.stopAll();
         await sync.close();

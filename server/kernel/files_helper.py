@@ -11,6 +11,11 @@
 #                                             -> {ok}; then msgs {op: 'chunk'} + buffers -> {ok, written}
 #                                                {op: 'commit'} -> {ok, path, size, sha256}; {op: 'abort'}
 #   open {op: 'get', path}                   -> {ok, size}; then msgs {op: 'read', offset, length} -> {ok} + buffers
+#   open {op: 'packages'}                    -> {ok, path, packages: [{name, version}], otherFiles: [name]}
+#   open {op: 'remove_packages'}             -> {ok, removed: <number of packages>}
+# The app's own folder RESERVED_DIR (the per-notebook `pip install` prefix) is out of reach of
+# list/get/put/delete: a file put there (sitecustomize.py) would run at every kernel start. Checked
+# on the real path, so a symlink made by the notebook's code does not lead in either.
 # Every failure answers {error: {code, message}}; the server maps codes to HTTP statuses.
 import errno
 import hashlib
@@ -23,6 +28,11 @@ TARGET = 'ynotebook.files'
 UPLOAD_TEMP_PREFIX = '.ynb-upload-'
 # Folders that are tools' caches, not the person's files: not listed (still counted in the quota).
 HIDDEN_DIRS = {'__pycache__', '.ipynb_checkpoints'}
+# The app's own folder in the working directory (kernel-gateway/kernel_launcher.py PIP_TARGET_SUBDIR)
+RESERVED_DIR = '.ynotebook'
+PIP_TARGET_SUBDIR = os.path.join(RESERVED_DIR, 'site-packages')
+# Names of files in the pip prefix that no package installed, listed at most
+MAX_OTHER_FILES = 100
 
 
 class FileOpError(Exception):
@@ -34,6 +44,14 @@ class FileOpError(Exception):
 
 def _inside(root, real):
     return real == root or real.startswith(root + os.sep)
+
+
+def _reserved_error(rel):
+    return FileOpError(
+        'RESERVED',
+        '%r is in %s/, the app\'s own folder (packages installed with pip): files cannot be put, read or deleted there; '
+        'the notebook\'s owner sees and removes installed packages with /packages' % (rel, RESERVED_DIR),
+    )
 
 
 class Files:
@@ -52,7 +70,14 @@ class Files:
         for n in names:
             if n in ('', '.', '..') or '\\' in n or '\x00' in n or n.startswith(UPLOAD_TEMP_PREFIX):
                 raise FileOpError('BAD_PATH', 'the path %r is not allowed' % rel)
+        # case-insensitively: a remote gateway's disk may not tell .YNotebook from .ynotebook
+        if names[0].lower() == RESERVED_DIR:
+            raise _reserved_error(rel)
         return names
+
+    def _is_reserved(self, root, real):
+        first = os.path.relpath(real, root).split(os.sep)[0]
+        return _inside(root, real) and first.lower() == RESERVED_DIR
 
     def _parent(self, rel, create):
         """Real path of the folder that holds `rel`, checked to be inside the root (symlinks followed)."""
@@ -66,6 +91,8 @@ class Files:
             real = os.path.realpath(nxt)
             if not _inside(root, real):
                 raise FileOpError('OUTSIDE', 'the path %r leads outside the working directory' % rel)
+            if self._is_reserved(root, real):
+                raise _reserved_error(rel)
             if not os.path.isdir(real):
                 raise FileOpError('NOT_FOUND' if not create else 'NOT_A_DIRECTORY', 'no folder %r' % '/'.join(names[: names.index(n) + 1]))
             cur = real
@@ -76,6 +103,8 @@ class Files:
         real = os.path.realpath(os.path.join(parent, name))
         if not _inside(root, real):
             raise FileOpError('OUTSIDE', 'the path %r leads outside the working directory' % rel)
+        if self._is_reserved(root, real):
+            raise _reserved_error(rel)
         if not os.path.exists(real):
             raise FileOpError('NOT_FOUND', 'no file %r in the working directory' % rel)
         if not os.path.isfile(real):
@@ -106,8 +135,8 @@ class Files:
                 full = os.path.join(dirpath, f)
                 try:
                     real = os.path.realpath(full)
-                    if not _inside(root, real):
-                        continue  # a symlink to somewhere else: not one of this notebook's files
+                    if not _inside(root, real) or self._is_reserved(root, real):
+                        continue  # a symlink to somewhere else or into the app's folder: not one of this notebook's files
                     st = os.stat(real)
                 except OSError:
                     continue
@@ -132,6 +161,64 @@ class Files:
         else:
             os.unlink(target)  # a symlink itself, never what it points to
         return {'ok': True}
+
+
+    def pip_target(self):
+        """The notebook's pip prefix, as the launcher set it; always inside the working directory."""
+        root = self.root
+        target = os.environ.get('YNOTEBOOK_PIP_TARGET') or os.path.join(root, PIP_TARGET_SUBDIR)
+        real = os.path.realpath(target)
+        if not _inside(root, real) or real == root:
+            real = os.path.realpath(os.path.join(root, PIP_TARGET_SUBDIR))
+        return root, real
+
+    def packages(self):
+        root, target = self.pip_target()
+        packages = []
+        owned = set()
+        names = sorted(os.listdir(target)) if os.path.isdir(target) else []
+        for entry in names:
+            if not (entry.endswith('.dist-info') or entry.endswith('.egg-info')):
+                continue
+            owned.add(entry)
+            info = {'name': entry.rsplit('-', 1)[0] if '-' in entry else entry, 'version': ''}
+            for meta_name in ('METADATA', 'PKG-INFO'):
+                try:
+                    with open(os.path.join(target, entry, meta_name), encoding='utf-8', errors='replace') as f:
+                        for line in f:
+                            if not line.strip():
+                                break  # the headers end at the first empty line
+                            key, _, value = line.partition(':')
+                            if key == 'Name':
+                                info['name'] = value.strip()
+                            elif key == 'Version':
+                                info['version'] = value.strip()
+                    break
+                except OSError:
+                    continue
+            packages.append(info)
+            # the top-level names this package installed (its RECORD), so the rest can be named
+            try:
+                with open(os.path.join(target, entry, 'RECORD'), encoding='utf-8', errors='replace') as f:
+                    for line in f:
+                        first = line.split(',', 1)[0].split('/', 1)[0]
+                        if first:
+                            owned.add(first)
+            except OSError:
+                pass
+        other = [n for n in names if n not in owned and n not in ('bin', '__pycache__')][:MAX_OTHER_FILES]
+        packages.sort(key=lambda p: p['name'].lower())
+        return {'ok': True, 'path': os.path.relpath(target, root).replace(os.sep, '/'), 'packages': packages, 'otherFiles': other}
+
+    def remove_packages(self):
+        root, target = self.pip_target()
+        count = len(self.packages()['packages'])
+        if os.path.lexists(target):
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target)  # never follows symlinks inside it
+            else:
+                os.unlink(target)
+        return {'ok': True, 'removed': count}
 
 
 class Upload:
@@ -270,6 +357,10 @@ def register(root):
             elif op == 'put':
                 state['upload'] = Upload(files, data.get('path'), data.get('size'), int(data['maxFileBytes']), int(data['quotaBytes']))
                 reply({'ok': True})
+            elif op == 'packages':
+                reply(files.packages())
+            elif op == 'remove_packages':
+                reply(files.remove_packages())
             elif op == 'get':
                 d = Download(files, data.get('path'))
                 state['download'] = d

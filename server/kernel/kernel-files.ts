@@ -40,7 +40,27 @@ export type FileErrorCode =
   | 'IO'
   | 'CORRUPTED'
   | 'INTERNAL'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  | 'RESERVED';
+
+/**
+ * The app's own folder in a notebook's working directory: the per-notebook `pip install` prefix
+ * (kernel-gateway/kernel_launcher.py PIP_TARGET_SUBDIR). The files API never reaches into it (a
+ * `sitecustomize.py` put there would run at every kernel start); the kernel side checks again on
+ * the real path (files_helper.py).
+ */
+export const RESERVED_DIR = '.ynotebook';
+/** Where `pip install` puts packages, relative to the working directory. */
+export const PIP_TARGET_PATH = `${RESERVED_DIR}/site-packages`;
+
+/** True when a checked relative path lies in RESERVED_DIR (case-insensitive: some disks are). */
+export function isReservedPath(path: string): boolean {
+  return path.split('/')[0].toLowerCase() === RESERVED_DIR;
+}
+
+export function reservedPathMessage(path: string): string {
+  return `"${path}" is in ${RESERVED_DIR}/, the app's own folder (packages installed with pip): files cannot be put, read or deleted there. The notebook's owner sees and removes installed packages with GET/DELETE /api/notebooks/:id/packages.`;
+}
 
 /** A failure the kernel-side helper reported (the kernel itself is fine). */
 export class FileOpError extends Error {
@@ -82,6 +102,38 @@ export async function listFiles(kernel: NotebookKernel, limits: Pick<FileLimits,
   ch.close();
   const d = ch.opened.data as { files?: FileEntry[]; truncated?: boolean };
   return { files: Array.isArray(d.files) ? d.files : [], truncated: d.truncated === true };
+}
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+}
+
+export interface PackageListing {
+  /** the pip prefix, relative to the working directory */
+  path: string;
+  packages: InstalledPackage[];
+  /** names in the prefix that no installed package owns (written there some other way) */
+  otherFiles: string[];
+}
+
+/** The packages `pip install` put in the notebook's prefix (read from their dist-info). */
+export async function listPackages(kernel: NotebookKernel): Promise<PackageListing> {
+  const ch = await open(kernel, { op: 'packages' });
+  ch.close();
+  const d = ch.opened.data as Partial<PackageListing>;
+  return {
+    path: typeof d.path === 'string' ? d.path : PIP_TARGET_PATH,
+    packages: Array.isArray(d.packages) ? d.packages.map((p) => ({ name: String(p?.name ?? ''), version: String(p?.version ?? '') })) : [],
+    otherFiles: Array.isArray(d.otherFiles) ? d.otherFiles.map(String) : [],
+  };
+}
+
+/** Removes the whole prefix: the next kernel start imports none of it. */
+export async function removePackages(kernel: NotebookKernel): Promise<{ removed: number }> {
+  const ch = await open(kernel, { op: 'remove_packages' });
+  ch.close();
+  return { removed: Number(ch.opened.data.removed) || 0 };
 }
 
 export async function deleteFile(kernel: NotebookKernel, path: string): Promise<void> {

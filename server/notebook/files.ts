@@ -3,7 +3,17 @@
 import { markFilesChanged } from '../../common/notebook/model';
 import { ORIGIN_SERVER } from '../sync/room';
 import type { RoomManager } from '../sync/rooms';
-import { deleteFile, listFiles, putFile, readFile, DEFAULT_FILE_LIMITS, type FileLimits, type FileReader } from '../kernel/kernel-files';
+import {
+  deleteFile,
+  listFiles,
+  listPackages,
+  putFile,
+  readFile,
+  removePackages,
+  DEFAULT_FILE_LIMITS,
+  type FileLimits,
+  type FileReader,
+} from '../kernel/kernel-files';
 import type { ExecutionService } from './execution';
 
 export class FilesService {
@@ -47,6 +57,19 @@ export class FilesService {
 
   async read(notebookId: string, path: string): Promise<FileReader> {
     return readFile(await this.kernel(notebookId), path);
+  }
+
+  /** What `pip install` put in the notebook's own prefix (docs/decisions/0025). */
+  async packages(notebookId: string) {
+    return listPackages(await this.kernel(notebookId));
+  }
+
+  async removePackages(notebookId: string) {
+    try {
+      return await removePackages(await this.kernel(notebookId));
+    } finally {
+      await this.changed(notebookId);
+    }
   }
 
   async delete(notebookId: string, path: string): Promise<void> {

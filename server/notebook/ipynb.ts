@@ -27,6 +27,7 @@ import {
   MAX_STREAM_CHARS_PER_RUN,
   TRUNCATION_METADATA_KEY,
 } from '../../common/notebook/limits';
+import { LEVEL, MAX_NESTING_DEPTH, NBFORMAT_CELL_KEYS, describeKeys, levelsLeft, nestingMessage, nestsDeeperThan, pathPastDepth, toPlainJSON } from '../../common/notebook/nesting';
 import type { CellType, Output } from '../../common/notebook/types';
 import { SchemaValidator, type JsonSchema, type SchemaError } from './json-schema';
 import { cutTraceback } from './outputs';
@@ -36,8 +37,10 @@ export const IPYNB_METADATA_KEY = 'ynotebook';
 /** Schema errors listed in one import error message. */
 export const MAX_REPORTED_SCHEMA_ERRORS = 5;
 
-/** Keys of a cell map that are nbformat's own; every other key is ours and rides in metadata. */
-const NBFORMAT_CELL_KEYS = new Set(['id', 'cell_type', 'source', 'metadata', 'outputs', 'execution_count', 'attachments']);
+/** Under `ynotebook` of a cell's or the notebook's metadata: what an export had to leave out, and why. */
+export const REMOVED_ON_EXPORT_KEY = 'removed_on_export';
+/** Rounds of schema repair an export tries before it replaces a still-invalid cell whole. */
+const MAX_REPAIR_ROUNDS = 3;
 /** Keys of the meta map that nbformat has a place for, or that describe this process, not the notebook. */
 const NOT_EXPORTED_META_KEYS = new Set(['nbformat', 'nbformat_minor', 'metadata', 'title', 'kernel', 'files']);
 /** Our cell keys whose value is a Y.Text (the rest are plain JSON values). */
@@ -157,20 +160,28 @@ function joinBundle(data: Record<string, unknown>): Record<string, unknown> {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A value of the document as plain JSON (Y types of other clients included). */
-function toPlain(v: unknown): unknown {
-  if (v instanceof Y.Text) return v.toString();
-  if (v instanceof Y.Map || v instanceof Y.Array) return v.toJSON();
-  return v === undefined ? undefined : JSON.parse(JSON.stringify(v));
+/**
+ * A value of the document as plain JSON (Y types of other clients included) whose top sits at
+ * `level` of the file: never recursing past MAX_NESTING_DEPTH, what lies deeper (a notebook stored
+ * before the limit) becomes a notice text in its place.
+ */
+function toPlain(v: unknown, level: number): unknown {
+  return toPlainJSON(v, levelsLeft(level));
 }
 
-function plainObject(v: unknown): Record<string, unknown> {
-  const p = toPlain(v);
+function plainObject(v: unknown, level: number): Record<string, unknown> {
+  const p = toPlain(v, level);
   return isPlainObject(p) ? p : {};
 }
 
+/** A visible output in place of one an export cannot write. */
+function removedOutput(why: string): IpynbOutput {
+  return { output_type: 'display_data', data: { 'text/plain': splitLines(`Output removed on export: ${why}.`) }, metadata: { [TRUNCATION_METADATA_KEY]: true } };
+}
+
 function exportOutput(raw: unknown): IpynbOutput | null {
-  const o = plainObject(raw);
+  if (nestsDeeperThan(raw, levelsLeft(LEVEL.output))) return removedOutput(`it was ${nestingMessage()}`);
+  const o = plainObject(raw, LEVEL.output);
   switch (o.output_type) {
     case 'stream':
       return { output_type: 'stream', name: typeof o.name === 'string' ? o.name : 'stdout', text: splitLines(joinLines(o.text)) };
@@ -203,10 +214,13 @@ function exportCell(cell: YCell, usedIds: Set<string>): IpynbCell {
   if (typeof id !== 'string' || !CELL_ID_PATTERN.test(id) || usedIds.has(id)) id = newCellId();
   usedIds.add(id as string);
 
-  const metadata = plainObject(cell.get('metadata'));
+  const metadata = plainObject(cell.get('metadata'), LEVEL.cellKey);
   const ours: Record<string, unknown> = {};
   for (const [key, value] of cell.entries()) {
-    if (!NBFORMAT_CELL_KEYS.has(key) && value !== undefined) ours[key] = toPlain(value);
+    if (!NBFORMAT_CELL_KEYS.has(key) && value !== undefined) {
+      const plain = toPlain(value, LEVEL.cellExtraKey);
+      if (plain !== undefined) ours[key] = plain;
+    }
   }
   if (Object.keys(ours).length) {
     // entries an import could not restore stay in the metadata; keep them beside the live ones
@@ -214,7 +228,7 @@ function exportCell(cell: YCell, usedIds: Set<string>): IpynbCell {
     metadata[IPYNB_METADATA_KEY] = isPlainObject(kept) ? { ...kept, ...ours } : ours;
   }
 
-  const out: IpynbCell = { id: id as string, cell_type: type, metadata, source: splitLines(joinLines(toPlain(cell.get('source')))) };
+  const out: IpynbCell = { id: id as string, cell_type: type, metadata, source: splitLines(joinLines(toPlain(cell.get('source'), LEVEL.cellKey))) };
   if (type === 'code') {
     out.outputs = toArray(cell.get('outputs'))
       .map(exportOutput)
@@ -223,7 +237,9 @@ function exportCell(cell: YCell, usedIds: Set<string>): IpynbCell {
   } else {
     const attachments = cell.get('attachments');
     if (attachments !== undefined) {
-      out.attachments = Object.fromEntries(Object.entries(plainObject(attachments)).map(([name, b]) => [name, splitBundle(plainObject(b))]));
+      out.attachments = Object.fromEntries(
+        Object.entries(plainObject(attachments, LEVEL.cellKey)).map(([name, b]) => [name, splitBundle(isPlainObject(b) ? b : {})]),
+      );
     }
   }
   return out;
@@ -234,23 +250,92 @@ function toArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
-/** The document as an nbformat 4.5 notebook (valid against the official schema). */
+/**
+ * The document as an nbformat 4.5 notebook, valid against the official schema whatever the
+ * document holds (any Yjs client can write into it, and notebooks stored before a rule existed
+ * stay stored): what cannot be written is left out with a visible notice, never a failed export.
+ */
 export function docToIpynb(doc: Y.Doc): IpynbNotebook {
   const meta = metaOf(doc);
-  const metadata: Record<string, unknown> = { ...structuredClone(DEFAULT_NOTEBOOK_METADATA), ...plainObject(meta.get('metadata')) };
+  const metadata: Record<string, unknown> = { ...structuredClone(DEFAULT_NOTEBOOK_METADATA), ...plainObject(meta.get('metadata'), LEVEL.notebookMetadata) };
   metadata.title = getTitle(doc);
   const ours: Record<string, unknown> = {};
   for (const [key, value] of meta.entries()) {
-    if (!NOT_EXPORTED_META_KEYS.has(key) && value !== undefined) ours[key] = toPlain(value);
+    if (!NOT_EXPORTED_META_KEYS.has(key) && value !== undefined) {
+      const plain = toPlain(value, LEVEL.metaExtraKey);
+      if (plain !== undefined) ours[key] = plain;
+    }
   }
   if (Object.keys(ours).length) metadata[IPYNB_METADATA_KEY] = ours;
   const usedIds = new Set<string>();
-  return {
-    cells: cellsOf(doc).toArray().map((c) => exportCell(c, usedIds)),
-    metadata,
-    nbformat: NBFORMAT,
-    nbformat_minor: NBFORMAT_MINOR,
-  };
+  const cells = cellsOf(doc)
+    .toArray()
+    .map((c) => (c instanceof Y.Map ? exportCell(c, usedIds) : unexportableCell(usedIds, 'it was not a cell (a Y.Map) in the document')));
+  const nb: IpynbNotebook = { cells, metadata, nbformat: NBFORMAT, nbformat_minor: NBFORMAT_MINOR };
+  repairAgainstSchema(nb, usedIds);
+  return nb;
+}
+
+/** A raw cell that says why the cell in its place could not be exported. */
+function unexportableCell(usedIds: Set<string>, why: string, id?: string): IpynbCell {
+  let cellId = id;
+  if (!cellId) {
+    do cellId = newCellId();
+    while (usedIds.has(cellId));
+    usedIds.add(cellId);
+  }
+  return { id: cellId, cell_type: 'raw', metadata: {}, source: splitLines(`[This cell could not be exported: ${why}.]`) };
+}
+
+function noteRemoved(metadata: Record<string, unknown>, note: string): void {
+  const ours = isPlainObject(metadata[IPYNB_METADATA_KEY]) ? (metadata[IPYNB_METADATA_KEY] as Record<string, unknown>) : {};
+  const notes = Array.isArray(ours[REMOVED_ON_EXPORT_KEY]) ? (ours[REMOVED_ON_EXPORT_KEY] as unknown[]) : [];
+  metadata[IPYNB_METADATA_KEY] = { ...ours, [REMOVED_ON_EXPORT_KEY]: [...notes, note] };
+}
+
+const unescapePointer = (p: string) => p.replace(/~1/g, '/').replace(/~0/g, '~');
+
+/**
+ * Fixes what the schema refuses in a built export: a metadata entry of the wrong form (a client
+ * wrote `tags: 5` into a cell's metadata, `kernelspec: "x"` into the notebook's) is taken out and
+ * named under `metadata.ynotebook.removed_on_export`; a cell still invalid after that is replaced
+ * by a raw cell saying so. Our own builder makes everything else valid.
+ */
+function repairAgainstSchema(nb: IpynbNotebook, usedIds: Set<string>): void {
+  for (let round = 0; round <= MAX_REPAIR_ROUNDS; round++) {
+    const errors = nbformatValidator().validate(nb);
+    if (!errors.length) return;
+    const lastRound = round === MAX_REPAIR_ROUNDS;
+    const replaced = new Set<number>();
+    for (const e of errors) {
+      const parts = e.path.split('/').slice(1).map(unescapePointer);
+      const note = `${describePath(e.path)}: ${e.message} (removed on export)`;
+      if (parts[0] === 'metadata' && parts.length >= 2 && !lastRound) {
+        const key = parts[1];
+        if (!(key in nb.metadata)) continue;
+        delete nb.metadata[key];
+        const fallback = (DEFAULT_NOTEBOOK_METADATA as Record<string, unknown>)[key];
+        if (fallback !== undefined) nb.metadata[key] = structuredClone(fallback);
+        noteRemoved(nb.metadata, note);
+      } else if (parts[0] === 'cells' && /^\d+$/.test(parts[1] ?? '')) {
+        const i = Number(parts[1]);
+        const cell = nb.cells[i];
+        if (!cell || replaced.has(i)) continue;
+        if (parts[2] === 'metadata' && parts.length >= 4 && !lastRound) {
+          if (!(parts[3] in cell.metadata)) continue;
+          delete cell.metadata[parts[3]];
+          noteRemoved(cell.metadata, note);
+        } else {
+          replaced.add(i);
+          nb.cells[i] = unexportableCell(usedIds, `${describePath(e.path)} ${e.message}`.slice(0, 500), cell.id);
+        }
+      } else if (lastRound) {
+        // nothing of ours builds an invalid top level; should it ever happen, say so rather than fail
+        nb.metadata = { ...structuredClone(DEFAULT_NOTEBOOK_METADATA), title: nb.metadata.title };
+        noteRemoved(nb.metadata, note);
+      }
+    }
+  }
 }
 
 /** JSON as nbformat writes it: keys sorted, one-space indent, a final newline. */
@@ -289,6 +374,14 @@ export function parseIpynb(input: string | Uint8Array): IpynbNotebook {
     json = JSON.parse(text);
   } catch (err) {
     throw new IpynbError('BAD_JSON', `not a notebook: the file is not valid JSON (${(err as Error).message})`);
+  }
+  // before anything else walks it: the schema check, the document builder and every later reader recurse
+  const tooDeep = pathPastDepth(json, MAX_NESTING_DEPTH);
+  if (tooDeep) {
+    throw new IpynbError(
+      'INVALID_NOTEBOOK',
+      `the notebook is ${nestingMessage(describeKeys(tooDeep))}; no notebook needs that many, so this file is refused`,
+    );
   }
   if (!isPlainObject(json) || !('nbformat' in json)) {
     throw new IpynbError('NOT_A_NOTEBOOK', 'not a Jupyter notebook: expected a JSON object with "nbformat", "nbformat_minor", "metadata" and "cells"');

@@ -127,9 +127,12 @@ export class SchemaValidator {
       if (typeof schema.maximum === 'number' && value > schema.maximum) fail(`must be <= ${schema.maximum}, not ${value}`);
     }
     if (typeof value === 'string') {
-      const len = [...value].length;
-      if (typeof schema.minLength === 'number' && len < schema.minLength) fail(`must have at least ${schema.minLength} characters`);
-      if (typeof schema.maxLength === 'number' && len > schema.maxLength) fail(`must have at most ${schema.maxLength} characters`);
+      // code points, counted only where a length is asked: outputs hold strings of megabytes
+      if (typeof schema.minLength === 'number' || typeof schema.maxLength === 'number') {
+        const len = [...value].length;
+        if (typeof schema.minLength === 'number' && len < schema.minLength) fail(`must have at least ${schema.minLength} characters`);
+        if (typeof schema.maxLength === 'number' && len > schema.maxLength) fail(`must have at most ${schema.maxLength} characters`);
+      }
       if (typeof schema.pattern === 'string' && !this.regex(schema.pattern).test(value)) fail(`must match ${schema.pattern}, not ${show(value)}`);
     }
     if (Array.isArray(value)) {

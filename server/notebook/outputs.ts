@@ -17,6 +17,7 @@ import {
   OUTPUT_FLUSH_MS,
   TRUNCATION_METADATA_KEY,
 } from '../../common/notebook/limits';
+import { LEVEL, levelsLeft, nestingMessage, nestsDeeperThan } from '../../common/notebook/nesting';
 import type { Output } from '../../common/notebook/types';
 
 export interface KernelMessage {
@@ -186,6 +187,10 @@ export class OutputWriter {
 
   private limitBundle(out: Output): Output {
     if (out.output_type !== 'display_data' && out.output_type !== 'execute_result') return out;
+    // the same depth limit as client updates (docs/decisions/0025): kernel code can display anything
+    if (nestsDeeperThan(out, levelsLeft(LEVEL.output))) {
+      return notice(`Output not kept: it is ${nestingMessage()} (${Object.keys(out.data ?? {}).join(', ')}).`);
+    }
     const size = bundleSize(out.data);
     if (size <= MAX_OUTPUT_BYTES) return out;
     const types = Object.keys(out.data).join(', ');

@@ -3,7 +3,7 @@
 // resolves only after its COMMIT, and every session runs with synchronous_commit=on, so an update
 // acknowledged to a client survives a kill -9 of the server (and a crash of PostgreSQL itself).
 import pg from 'pg';
-import { StorageError, type GrantRecord, type NotebookRecord, type Storage, type StoredUpdates } from './types';
+import { StorageError, type FoundSession, type GrantRecord, type NotebookRecord, type SessionRecord, type Storage, type StoredUpdates } from './types';
 
 /**
  * The schema, as numbered steps applied in order at boot and recorded in `schema_migrations`.
@@ -45,6 +45,21 @@ CREATE INDEX grants_by_notebook ON grants(notebook_id, created_at);
     id: 2,
     name: 'settings shared by every instance (the admin token)',
     sql: `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  },
+  {
+    id: 3,
+    name: "browsers' sign-ins (sessions instead of tokens in cookies)",
+    sql: `
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  grant_id TEXT REFERENCES grants(id) ON DELETE CASCADE,
+  admin_tag TEXT,
+  created_at BIGINT NOT NULL,
+  used_at BIGINT NOT NULL,
+  CHECK ((grant_id IS NULL) <> (admin_tag IS NULL))
+);
+CREATE INDEX sessions_by_grant ON sessions(grant_id);
+`,
   },
 ];
 
@@ -94,9 +109,29 @@ interface GrantRow {
   created_at: string;
 }
 
+interface SessionRow {
+  id_hash: string;
+  grant_id: string | null;
+  admin_tag: string | null;
+  created_at: string;
+  used_at: string;
+  g_notebook_id: string | null;
+  g_role: GrantRecord['role'] | null;
+  g_token_hash: string | null;
+  g_created_at: string | null;
+}
+
 // BIGINT arrives as a string (it may not fit a double); ours are milliseconds and sequence numbers
 const toRecord = (r: NotebookRow): NotebookRecord => ({ id: r.id, title: r.title, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) });
 const toGrant = (r: GrantRow): GrantRecord => ({ id: r.id, notebookId: r.notebook_id, role: r.role, tokenHash: r.token_hash, createdAt: Number(r.created_at) });
+const toSession = (r: SessionRow): FoundSession => ({
+  idHash: r.id_hash,
+  grantId: r.grant_id,
+  adminTag: r.admin_tag,
+  createdAt: Number(r.created_at),
+  usedAt: Number(r.used_at),
+  grant: r.grant_id && r.g_role ? { id: r.grant_id, notebookId: r.g_notebook_id!, role: r.g_role, tokenHash: r.g_token_hash!, createdAt: Number(r.g_created_at) } : null,
+});
 const bytes = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 export interface PostgresStorageOptions {
@@ -339,6 +374,56 @@ export class PostgresStorage implements Storage {
   async deleteGrant(notebookId: string, grantId: string): Promise<boolean> {
     const r = await this.query(`could not delete a grant of ${notebookId}`, 'DELETE FROM grants WHERE notebook_id = $1 AND id = $2', [notebookId, grantId]);
     return (r.rowCount ?? 0) > 0;
+  }
+
+  async createSession(x: SessionRecord): Promise<void> {
+    await this.query('could not store a session', 'INSERT INTO sessions (id_hash, grant_id, admin_tag, created_at, used_at) VALUES ($1, $2, $3, $4, $5)', [x.idHash, x.grantId, x.adminTag, x.createdAt, x.usedAt]);
+  }
+
+  async findSession(idHash: string): Promise<FoundSession | null> {
+    const r = await this.query<SessionRow>(
+      'could not look up a session',
+      `SELECT s.*, g.notebook_id AS g_notebook_id, g.role AS g_role, g.token_hash AS g_token_hash, g.created_at AS g_created_at
+       FROM sessions s LEFT JOIN grants g ON g.id = s.grant_id WHERE s.id_hash = $1`,
+      [idHash],
+    );
+    return r.rows[0] ? toSession(r.rows[0]) : null;
+  }
+
+  async touchSession(idHash: string, usedAt: number): Promise<void> {
+    await this.query('could not touch a session', 'UPDATE sessions SET used_at = $1 WHERE id_hash = $2 AND used_at < $1', [usedAt, idHash]);
+  }
+
+  async deleteSessions(idHashes: readonly string[]): Promise<string[]> {
+    if (!idHashes.length) return [];
+    const r = await this.query<{ id_hash: string }>('could not end sessions', 'DELETE FROM sessions WHERE id_hash = ANY($1::text[]) RETURNING id_hash', [[...idHashes]]);
+    return r.rows.map((x) => x.id_hash);
+  }
+
+  async deleteAdminSessions(): Promise<string[]> {
+    const r = await this.query<{ id_hash: string }>("could not end the admin's sessions", 'DELETE FROM sessions WHERE grant_id IS NULL RETURNING id_hash');
+    return r.rows.map((x) => x.id_hash);
+  }
+
+  async listGrantSessions(grantId: string): Promise<string[]> {
+    const r = await this.query<{ id_hash: string }>(`could not list the sessions of grant ${grantId}`, 'SELECT id_hash FROM sessions WHERE grant_id = $1', [grantId]);
+    return r.rows.map((x) => x.id_hash);
+  }
+
+  async trimSessions(grantId: string | null, keep: number): Promise<string[]> {
+    const r = await this.query<{ id_hash: string }>(
+      'could not trim sessions',
+      `DELETE FROM sessions WHERE id_hash IN
+         (SELECT id_hash FROM sessions WHERE grant_id IS NOT DISTINCT FROM $1 ORDER BY created_at DESC, id_hash OFFSET $2)
+       RETURNING id_hash`,
+      [grantId, keep],
+    );
+    return r.rows.map((x) => x.id_hash);
+  }
+
+  async deleteExpiredSessions(createdBefore: number, usedBefore: number): Promise<string[]> {
+    const r = await this.query<{ id_hash: string }>('could not end expired sessions', 'DELETE FROM sessions WHERE created_at < $1 OR used_at < $2 RETURNING id_hash', [createdBefore, usedBefore]);
+    return r.rows.map((x) => x.id_hash);
   }
 
   async ensureSetting(key: string, make: () => string): Promise<{ value: string; isCreated: boolean }> {

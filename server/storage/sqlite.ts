@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StorageError, type GrantRecord, type NotebookRecord, type Storage, type StoredUpdates } from './types';
+import { StorageError, type FoundSession, type GrantRecord, type NotebookRecord, type SessionRecord, type Storage, type StoredUpdates } from './types';
 
 export const SQLITE_FILE = 'notebooks.sqlite';
 
@@ -33,7 +33,38 @@ CREATE TABLE IF NOT EXISTS grants (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS grants_by_notebook ON grants(notebook_id, created_at);
+-- browsers' sign-ins (0026); IF NOT EXISTS: a database of an older version gains it at open
+CREATE TABLE IF NOT EXISTS sessions (
+  id_hash TEXT PRIMARY KEY,
+  grant_id TEXT REFERENCES grants(id) ON DELETE CASCADE,
+  admin_tag TEXT,
+  created_at INTEGER NOT NULL,
+  used_at INTEGER NOT NULL,
+  CHECK ((grant_id IS NULL) <> (admin_tag IS NULL))
+);
+CREATE INDEX IF NOT EXISTS sessions_by_grant ON sessions(grant_id);
 `;
+
+interface SessionRow {
+  id_hash: string;
+  grant_id: string | null;
+  admin_tag: string | null;
+  created_at: number;
+  used_at: number;
+  g_notebook_id: string | null;
+  g_role: GrantRecord['role'] | null;
+  g_token_hash: string | null;
+  g_created_at: number | null;
+}
+
+const toSession = (r: SessionRow): FoundSession => ({
+  idHash: r.id_hash,
+  grantId: r.grant_id,
+  adminTag: r.admin_tag,
+  createdAt: r.created_at,
+  usedAt: r.used_at,
+  grant: r.grant_id && r.g_role ? { id: r.grant_id, notebookId: r.g_notebook_id!, role: r.g_role, tokenHash: r.g_token_hash!, createdAt: r.g_created_at! } : null,
+});
 
 interface GrantRow {
   id: string;
@@ -102,6 +133,21 @@ export class SqliteStorage implements Storage {
       findGrant: this.db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE token_hash = ?'),
       listGrants: this.db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE notebook_id = ? ORDER BY created_at, id'),
       deleteGrant: this.db.prepare('DELETE FROM grants WHERE notebook_id = ? AND id = ?'),
+      insertSession: this.db.prepare('INSERT INTO sessions (id_hash, grant_id, admin_tag, created_at, used_at) VALUES (?, ?, ?, ?, ?)'),
+      findSession: this.db.prepare<[string], SessionRow>(
+        `SELECT s.*, g.notebook_id AS g_notebook_id, g.role AS g_role, g.token_hash AS g_token_hash, g.created_at AS g_created_at
+         FROM sessions s LEFT JOIN grants g ON g.id = s.grant_id WHERE s.id_hash = ?`,
+      ),
+      touchSession: this.db.prepare('UPDATE sessions SET used_at = ? WHERE id_hash = ? AND used_at < ?'),
+      deleteSession: this.db.prepare<[string], { id_hash: string }>('DELETE FROM sessions WHERE id_hash = ? RETURNING id_hash'),
+      deleteAdminSessions: this.db.prepare<[], { id_hash: string }>('DELETE FROM sessions WHERE grant_id IS NULL RETURNING id_hash'),
+      grantSessions: this.db.prepare<[string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE grant_id = ?'),
+      trimSessions: this.db.prepare<[string | null, number], { id_hash: string }>(
+        `DELETE FROM sessions WHERE id_hash IN
+           (SELECT id_hash FROM sessions WHERE grant_id IS ? ORDER BY created_at DESC, id_hash LIMIT -1 OFFSET ?)
+         RETURNING id_hash`,
+      ),
+      deleteExpiredSessions: this.db.prepare<[number, number], { id_hash: string }>('DELETE FROM sessions WHERE created_at < ? OR used_at < ? RETURNING id_hash'),
       count: this.db.prepare<[string], { n: number }>(
         'SELECT COUNT(*) AS n FROM updates WHERE notebook_id = ?',
       ),
@@ -202,6 +248,45 @@ export class SqliteStorage implements Storage {
 
   async deleteGrant(notebookId: string, grantId: string): Promise<boolean> {
     return this.stmt.deleteGrant.run(notebookId, grantId).changes > 0;
+  }
+
+  async createSession(x: SessionRecord): Promise<void> {
+    try {
+      this.stmt.insertSession.run(x.idHash, x.grantId, x.adminTag, x.createdAt, x.usedAt);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StorageError('NOT_FOUND', `grant ${x.grantId} not found`, { cause: err });
+      throw new StorageError('IO', `could not store a session: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async findSession(idHash: string): Promise<FoundSession | null> {
+    const row = this.stmt.findSession.get(idHash);
+    return row ? toSession(row) : null;
+  }
+
+  async touchSession(idHash: string, usedAt: number): Promise<void> {
+    this.stmt.touchSession.run(usedAt, idHash, usedAt);
+  }
+
+  async deleteSessions(idHashes: readonly string[]): Promise<string[]> {
+    return this.db.transaction(() => idHashes.flatMap((h) => this.stmt.deleteSession.all(h).map((r) => r.id_hash)))();
+  }
+
+  async deleteAdminSessions(): Promise<string[]> {
+    return this.stmt.deleteAdminSessions.all().map((r) => r.id_hash);
+  }
+
+  async listGrantSessions(grantId: string): Promise<string[]> {
+    return this.stmt.grantSessions.all(grantId).map((r) => r.id_hash);
+  }
+
+  async trimSessions(grantId: string | null, keep: number): Promise<string[]> {
+    return this.stmt.trimSessions.all(grantId, keep).map((r) => r.id_hash);
+  }
+
+  async deleteExpiredSessions(createdBefore: number, usedBefore: number): Promise<string[]> {
+    return this.stmt.deleteExpiredSessions.all(createdBefore, usedBefore).map((r) => r.id_hash);
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,26 @@ export interface GrantRecord {
   createdAt: number;
 }
 
+/**
+ * A browser's sign-in (docs/decisions/0026-admin-sessions.md): what a page's cookie holds instead
+ * of a token. Only the session id's sha256 is stored; the id itself lives in the cookie only.
+ */
+export interface SessionRecord {
+  idHash: string;
+  /** the link (or owner grant) it was opened with; null: the instance admin's */
+  grantId: string | null;
+  /** admin sessions: adminSessionTag(admin token, id), so a new ADMIN_TOKEN ends them */
+  adminTag: string | null;
+  createdAt: number;
+  /** last time it was used (updated at most every SESSION_TOUCH_MS) */
+  usedAt: number;
+}
+
+/** A session and, for a link's session, its grant (which opens the notebook). */
+export interface FoundSession extends SessionRecord {
+  grant: GrantRecord | null;
+}
+
 export interface StoredUpdates {
   /** the compacted state (a Yjs update), or null when never compacted */
   snapshot: Uint8Array | null;
@@ -55,6 +75,20 @@ export interface Storage {
   listGrants(notebookId: string): Promise<GrantRecord[]>;
   /** true when a grant of that notebook was deleted */
   deleteGrant(notebookId: string, grantId: string): Promise<boolean>;
+  /** a grant's session goes with its grant, and with its notebook (cascade) */
+  createSession(session: SessionRecord): Promise<void>;
+  findSession(idHash: string): Promise<FoundSession | null>;
+  touchSession(idHash: string, usedAt: number): Promise<void>;
+  /** the id hashes of the sessions deleted */
+  deleteSessions(idHashes: readonly string[]): Promise<string[]>;
+  /** ends every admin session; answers their id hashes */
+  deleteAdminSessions(): Promise<string[]>;
+  /** the id hashes of a grant's sessions (to close their sockets before the grant goes) */
+  listGrantSessions(grantId: string): Promise<string[]>;
+  /** ends all but the `keep` newest sessions of this grant (null: of the admin); answers the id hashes ended */
+  trimSessions(grantId: string | null, keep: number): Promise<string[]>;
+  /** ends the sessions made before `createdBefore` or unused since `usedBefore`; answers their id hashes */
+  deleteExpiredSessions(createdBefore: number, usedBefore: number): Promise<string[]>;
   /**
    * Optional: a value shared by every instance on this storage, made by `make` the first time
    * (whoever stores first wins). PostgreSQL implements it for the admin token; without it the

@@ -23,6 +23,7 @@ import {
   wsURL,
   type Person,
 } from './support';
+import { scaled } from '../support/timing';
 
 const FIRST_SOURCE = 'total = 41 + 1\nprint(total)';
 
@@ -206,7 +207,7 @@ describe('access in the browser', () => {
     await expect.poll(() => dialog.locator(`[data-testid=share-link][data-link-id="${linkId}"]`).count()).toBe(0);
     expect(await dialog.locator('[data-testid=share-link]').count()).toBe(2);
 
-    await expect.poll(() => stranger.page.getByTestId('connection-status').getAttribute('data-state'), { timeout: 5000 }).not.toBe('connected');
+    await expect.poll(() => stranger.page.getByTestId('connection-status').getAttribute('data-state'), { timeout: scaled(5000) }).not.toBe('connected');
     await expect.poll(() => stranger.page.getByTestId('access-lost').textContent()).toContain('Your access to this notebook was revoked');
     expect(await stranger.page.getByTestId('access-lost').getAttribute('data-code')).toBe('4410');
     // it stays closed: no reconnecting with a dead link

@@ -4,8 +4,8 @@ import type { Browser } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FakeOpenAI } from '../support/fake-openai';
 import { cellById, cellIds, createNotebook, editCell, eventually, expectNoErrors, openAs, openNotebook, type AppServer, useModelApp } from './support';
+import { KERNEL_MS, scaled } from '../support/timing';
 
-const KERNEL_MS = 60_000;
 
 const THOUGHTS = [
   'The user wants a greeting. A first idea:',
@@ -59,7 +59,7 @@ describe('an AI cell with a reasoning model', () => {
 
     for (const p of [ada, grace]) {
       const cell = cellById(p.page, aiId);
-      await expect.poll(() => cell.getByTestId('ai-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('done');
+      await expect.poll(() => cell.getByTestId('ai-status').getAttribute('data-status'), { timeout: scaled(20_000) }).toBe('done');
       // the output is the real code's only: the fenced block of the thoughts never ran
       expect(await cell.locator('[data-testid=output]').allTextContents()).toEqual(['hello from the code\n']);
       // thoughts: folded, with their length; opening them shows the text
@@ -90,7 +90,7 @@ describe('an AI cell with a reasoning model', () => {
     await cellById(bob.page, first).locator('[data-testid=execution-state][data-state=running]').waitFor({ timeout: KERNEL_MS });
     await bob.page.getByTestId('interrupt').click();
     for (const p of [ada, bob]) {
-      await expect.poll(() => cellById(p.page, first).getByTestId('execution-interrupted').textContent().catch(() => ''), { timeout: 20_000 }).toBe('interrupted by Bob');
+      await expect.poll(() => cellById(p.page, first).getByTestId('execution-interrupted').textContent().catch(() => ''), { timeout: scaled(20_000) }).toBe('interrupted by Bob');
     }
     await ada.page.screenshot({ path: '/tmp/e2e-interrupted.png' });
     // running the cell again clears it

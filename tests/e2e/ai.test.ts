@@ -19,8 +19,8 @@ import {
   useModelApp,
 } from './support';
 import { fetchAsAdmin } from '../support/auth';
+import { KERNEL_MS, scaled } from '../support/timing';
 
-const KERNEL_MS = 60_000;
 
 const PLOT_CODE = [
   'import matplotlib.pyplot as plt',
@@ -133,7 +133,7 @@ describe('an AI cell with a model configured', () => {
       const img = cell.locator('[data-testid=output-image]');
       await img.waitFor({ timeout: KERNEL_MS });
       await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
-      await expect.poll(() => cell.getByTestId('ai-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('done');
+      await expect.poll(() => cell.getByTestId('ai-status').getAttribute('data-status'), { timeout: scaled(20_000) }).toBe('done');
       expect(await cell.getByTestId('ai-status').textContent()).toContain('done');
       await expect.poll(() => cell.getByTestId('ai-answer').textContent()).toContain('The plot shows the squares of 0 to 9');
       expect(await cell.locator('[data-testid=ai-answer] strong').textContent()).toBe('81');
@@ -170,7 +170,7 @@ describe('an AI cell with a model configured', () => {
     await expect.poll(async () => (await look(ada.page, aiId)).source).toMatch(/^x0 = 0/);
     await cellById(ada.page, aiId).getByTestId('ai-stop').click();
     for (const p of [ada, grace]) {
-      await expect.poll(() => cellById(p.page, aiId).getByTestId('ai-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('stopped');
+      await expect.poll(() => cellById(p.page, aiId).getByTestId('ai-status').getAttribute('data-status'), { timeout: scaled(20_000) }).toBe('stopped');
     }
     // stopped while the model was writing: no code ran, so no new attempt; the cell is free again
     expect(await cellById(grace.page, aiId).getByTestId('ai-status').textContent()).toContain('■ stopped');

@@ -6,8 +6,8 @@ import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FakeOpenAI } from '../support/fake-openai';
 import { cellById, cellIds, createNotebook, dropFiles, eventually, expectNoErrors, openAs, openNotebook, type AppServer, useModelApp } from './support';
+import { KERNEL_MS } from '../support/timing';
 
-const KERNEL_MS = 60_000;
 const FIRST_CODE = "sales = {'north': 3, 'south': 5}\nprint('total', sum(sales.values()))";
 const SECOND_CODE = 'for region, n in sales.items():\n    print(region, n)';
 

@@ -7,8 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_MODEL_NAME, DEMO_REQUESTS, demoReply } from '../../demo/offline-model';
 import type { FakeOpenAI } from '../support/fake-openai';
 import { cellById, cellIds, createNotebook, eventually, expectNoErrors, openAs, openNotebook, type AppServer, useModelApp } from './support';
+import { KERNEL_MS } from '../support/timing';
 
-const KERNEL_MS = 60_000;
 const KEY = 'sk-demo-key-never-in-a-browser';
 
 let browser: Browser;

@@ -5,8 +5,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellById, cellIds, createLink, createNotebook, eventually, expectNoErrors, launchBrowser, openAs, openLink, openNotebook, shownSource, type Person } from './support';
+import { KERNEL_MS } from '../support/timing';
 
-const KERNEL_MS = 60_000;
 
 let browser: Browser;
 

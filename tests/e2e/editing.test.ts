@@ -3,8 +3,8 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseURL, cellById, cellIds, createLink, createNotebook, editorText, eventually, expectNoErrors, launchBrowser, openAs, openLink, openNotebook, shownSource } from './support';
+import { KERNEL_MS, scaled } from '../support/timing';
 
-const KERNEL_MS = 60_000;
 
 let browser: Browser;
 
@@ -109,7 +109,7 @@ describe('help from the kernel', () => {
     // the kernel may be finishing its warm-up: an empty list is its normal answer meanwhile
     await eventually(async () => {
       if (!(await suggest.count())) await page.keyboard.press('Tab');
-      await suggest.waitFor({ timeout: 2_000 });
+      await suggest.waitFor({ timeout: scaled(2_000) });
       const shown = await labels();
       if (!shown.includes('revenue')) {
         await page.keyboard.press('Escape');
@@ -129,7 +129,7 @@ describe('help from the kernel', () => {
     await page.keyboard.type('\nlen(');
     await page.keyboard.press('Shift+Tab');
     const help = page.getByTestId('kernel-help');
-    await expect.poll(() => help.textContent(), { timeout: 10_000 }).toContain('Return the number of items');
+    await expect.poll(() => help.textContent(), { timeout: scaled(10_000) }).toContain('Return the number of items');
     expect(await help.textContent()).not.toContain('\u001b[');
     await page.screenshot({ path: '/tmp/e2e-inspect.png' });
     await page.keyboard.press('Escape');
@@ -138,9 +138,9 @@ describe('help from the kernel', () => {
 
     // after a `.` the list opens by itself, and what follows filters it
     await page.keyboard.type('df.');
-    await suggest.waitFor({ timeout: 10_000 });
+    await suggest.waitFor({ timeout: scaled(10_000) });
     await page.keyboard.type('reg');
-    await expect.poll(() => labels(), { timeout: 10_000 }).toEqual(['region']);
+    await expect.poll(() => labels(), { timeout: scaled(10_000) }).toEqual(['region']);
     await page.keyboard.press('Escape');
     await expectNoErrors(ada);
     await ada.context.close();

@@ -22,9 +22,9 @@ import {
   wsURL,
   type Person,
 } from './support';
+import { KERNEL_MS, scaled } from '../support/timing';
 
 /** The first list or upload starts the notebook's kernel. */
-const KERNEL_MS = 60_000;
 const SALES_CSV = 'month,revenue\n2024-01,120\n2024-02,80\n2024-03,200\n';
 
 let browser: Browser;
@@ -161,7 +161,7 @@ describe('files of a notebook in the browser', () => {
     for (const p of [ada, grace]) {
       await cellById(p.page, ids.write).locator('[data-testid=output-html]').waitFor({ timeout: KERNEL_MS });
       // the end of the run tells everyone's panel to look again
-      await fileRow(p.page, 'out.csv').waitFor({ timeout: 20_000 });
+      await fileRow(p.page, 'out.csv').waitFor({ timeout: scaled(20_000) });
     }
     // a relative link in a text/markdown output (rendered in the page) is a download of the file
     const mdLink = cellById(grace.page, ids.write).locator('.ynb-out-markdown a');
@@ -187,7 +187,7 @@ describe('files of a notebook in the browser', () => {
     // a click gives a page "transient activation" for a few seconds; let it pass
     for (const p of [ada, grace]) {
       await p.page.waitForFunction(() => !(navigator as Navigator & { userActivation: { isActive: boolean } }).userActivation.isActive, null, {
-        timeout: 10_000,
+        timeout: scaled(10_000),
       });
     }
     // run through the API, as any collaborator's client could: the output clicks its own link
@@ -204,7 +204,7 @@ describe('files of a notebook in the browser', () => {
     // the output was there all along, and clicked its link
     for (const p of [ada, grace]) {
       const frame = p.page.frameLocator(`[data-cell-id="${ids.auto}"] [data-testid=output-html]`);
-      await frame.locator('#auto').waitFor({ timeout: 1000 });
+      await frame.locator('#auto').waitFor({ timeout: scaled(1000) });
     }
   });
 
@@ -228,8 +228,8 @@ describe('files of a notebook in the browser', () => {
     const res = await fetchAsAdmin(`${baseURL()}/api/notebooks/${notebookId}/files/data/2023.csv`, { method: 'PUT', body: 'a,b\n1,2\n' });
     expect(res.status).toBe(201);
     for (const p of [ada, grace]) {
-      await fileRow(p.page, 'notes.txt').waitFor({ timeout: 20_000 });
-      await fileRow(p.page, 'data/2023.csv').waitFor({ timeout: 20_000 });
+      await fileRow(p.page, 'notes.txt').waitFor({ timeout: scaled(20_000) });
+      await fileRow(p.page, 'data/2023.csv').waitFor({ timeout: scaled(20_000) });
       const folder = p.page.locator('[data-testid=file-folder][data-folder="data"]');
       expect(await folder.textContent()).toBe('data/');
       expect(await fileRow(p.page, 'data/2023.csv').locator('.file-name').textContent()).toBe('2023.csv');
@@ -249,7 +249,7 @@ describe('files of a notebook in the browser', () => {
   it('a delete (after a confirm) is gone for the other person', async () => {
     ada.page.once('dialog', (d) => void d.accept());
     await fileRow(ada.page, 'notes.txt').getByTestId('file-delete').click();
-    for (const p of [ada, grace]) await fileRow(p.page, 'notes.txt').waitFor({ state: 'detached', timeout: 20_000 });
+    for (const p of [ada, grace]) await fileRow(p.page, 'notes.txt').waitFor({ state: 'detached', timeout: scaled(20_000) });
     // dismissing the confirm deletes nothing
     ada.page.once('dialog', (d) => void d.dismiss());
     await fileRow(ada.page, 'big.bin').getByTestId('file-delete').click();
@@ -281,7 +281,7 @@ describe('files of a notebook in the browser', () => {
     await viewer.page.goto(`${baseURL()}/n/${notebookId}?token=${encodeURIComponent(token)}`);
     await viewer.page.locator('[data-testid=connection-status][data-state=connected]').waitFor();
     await openFiles(viewer.page);
-    await fileRow(viewer.page, 'sales.csv').waitFor({ timeout: 20_000 });
+    await fileRow(viewer.page, 'sales.csv').waitFor({ timeout: scaled(20_000) });
     expect(await panel(viewer.page).getByTestId('files-upload').count()).toBe(0);
     expect(await panel(viewer.page).getByTestId('file-delete').count()).toBe(0);
     const [download] = await Promise.all([viewer.page.waitForEvent('download'), fileRow(viewer.page, 'sales.csv').getByTestId('file-download').click()]);

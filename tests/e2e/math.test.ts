@@ -7,9 +7,9 @@ import { insertCell } from '../../common/notebook/model';
 import { TEST_ADMIN_TOKEN } from '../support/auth';
 import { connectClient, type YClient } from '../support/yclient';
 import { baseURL, cellById, createLink, createNotebook, editCell, expectNoErrors, launchBrowser, openAs, openLink, openNotebook, wsURL, type Person } from './support';
+import { KERNEL_MS } from '../support/timing';
 
 /** The first kernel of a notebook takes a few seconds to start. */
-const KERNEL_MS = 60_000;
 
 const MARKDOWN = [
   '# Sums',

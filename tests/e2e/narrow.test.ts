@@ -5,9 +5,9 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAsAdmin } from '../support/auth';
 import { baseURL, cellById, expectNoErrors, launchBrowser, openAs, openNotebook, type Person } from './support';
+import { KERNEL_MS, scaled } from '../support/timing';
 
 /** The first kernel of a notebook takes a few seconds to start. */
-const KERNEL_MS = 60_000;
 /** How long to wait for what the page shows next (generous: the machine may be busy). */
 const WAIT_MS = 15_000;
 /** What the server says when a kernel dies under a run (server/kernel/notebook-kernel.ts). */
@@ -238,9 +238,9 @@ describe('a 400 px wide screen', () => {
     await page.getByTestId('interrupt').click();
     // the menu folds once an action is taken
     await expect.poll(() => page.getByTestId('interrupt').isVisible(), { timeout: WAIT_MS }).toBe(false);
-    await expect.poll(() => cellById(page, 'slow').getByTestId('execution-interrupted').textContent(), { timeout: 20_000 }).toBe('interrupted by Ada Lovelace');
+    await expect.poll(() => cellById(page, 'slow').getByTestId('execution-interrupted').textContent(), { timeout: scaled(20_000) }).toBe('interrupted by Ada Lovelace');
     await expect.poll(() => cellById(page, 'next').locator('[data-testid=execution-state]').count(), { timeout: WAIT_MS }).toBe(0);
-    await expect.poll(() => page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('idle');
+    await expect.poll(() => page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: scaled(20_000) }).toBe('idle');
     expect(await cellById(page, 'slow').locator('[data-testid=output-error]').textContent()).toContain('KeyboardInterrupt');
 
     await page.getByTestId('header-menu-toggle').click();

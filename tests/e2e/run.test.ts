@@ -3,9 +3,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twoPeopleIn, cellById, cellIds, createNotebook, editCell, expectNoErrors, launchBrowser, openAs, openNotebook, type Person } from './support';
+import { KERNEL_MS, scaled } from '../support/timing';
 
 /** The first kernel of a notebook takes a few seconds to start. */
-const KERNEL_MS = 60_000;
 
 let browser: Browser;
 let ada: Person;
@@ -89,10 +89,10 @@ describe('running cells from the browser', () => {
     await grace.page.screenshot({ path: '/tmp/e2e-run-busy.png' });
     await grace.page.getByTestId('interrupt').click();
     const err = cellById(ada.page, id).locator('[data-testid=output-error]');
-    await err.waitFor({ timeout: 20_000 });
+    await err.waitFor({ timeout: scaled(20_000) });
     expect(await err.textContent()).toContain('KeyboardInterrupt');
     for (const p of [ada, grace]) {
-      await expect.poll(() => p.page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('idle');
+      await expect.poll(() => p.page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: scaled(20_000) }).toBe('idle');
       await expect.poll(() => cellById(p.page, id).locator('[data-testid=execution-state]').count()).toBe(0);
     }
   });
@@ -112,7 +112,7 @@ describe('running cells from the browser', () => {
     await expect.poll(() => cellById(grace.page, third).getByTestId('execution-count').textContent()).toBe('[4]:');
     await expect.poll(() => cellById(grace.page, second).locator('[data-testid=output]').first().textContent()).toBe('hi\n');
     // 1/0 cancels what was queued behind it, as in Jupyter: the endless loop never starts
-    await expect.poll(() => grace.page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: 20_000 }).toBe('idle');
+    await expect.poll(() => grace.page.getByTestId('kernel-status').getAttribute('data-status'), { timeout: scaled(20_000) }).toBe('idle');
   });
 
   it('logged no errors in either browser', async () => {

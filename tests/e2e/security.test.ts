@@ -1,14 +1,16 @@
 // What a notebook shows cannot act on the page: markdown is sanitized, HTML and SVG outputs run
 // sandboxed, away from the page's cookies, storage and DOM.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellsOf, createCellMap } from '../../common/notebook/model';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { postWhenCellArrives } from '../support/server';
-import { TEST_ADMIN_TOKEN } from '../support/auth';
-import { baseURL, cellById, createNotebook, launchBrowser, openAs, openNotebook, wsURL, type Person } from './support';
+import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
+import { KERNEL_MS, scaled, UI_MS } from '../support/timing';
+import { baseURL, cellById, createLink, createNotebook, createNotebookWithToken, launchBrowser, openAs, openNotebook, signInAsAdmin, startAppServer, wsURL, type Person } from './support';
 
-const KERNEL_MS = 60_000;
 let browser: Browser;
 let writer: YClient;
 let ada: Person;
@@ -78,7 +80,7 @@ describe('hostile notebook content', () => {
     await frame.waitFor({ timeout: KERNEL_MS });
     expect(await frame.getAttribute('sandbox')).not.toContain('allow-same-origin');
     const inner = ada.page.frameLocator(`[data-cell-id="${ids.code}"] [data-testid=output-html]`);
-    await expect.poll(() => inner.locator('#probe').textContent(), { timeout: 10_000 }).toMatch(/^blocked: /);
+    await expect.poll(() => inner.locator('#probe').textContent(), { timeout: scaled(10_000) }).toMatch(/^blocked: /);
     await ada.page.waitForTimeout(500);
     expect(await ada.page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
     expect(await ada.page.title()).not.toBe('pwned');
@@ -101,5 +103,149 @@ describe('hostile notebook content', () => {
     expect(lines.join('\n')).not.toContain(TEST_ADMIN_TOKEN);
     // the page's own scripts cannot read the token either: the cookie is HttpOnly
     expect(await ada.page.evaluate(() => document.cookie)).not.toContain(TEST_ADMIN_TOKEN);
+  });
+});
+
+/** A plain HTTP listener on another loopback port: what a kernel or a neighbour on this host could open. */
+async function startListener(): Promise<{ url: string; cookies: string[]; close(): Promise<void> }> {
+  const cookies: string[] = [];
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/favicon.ico') return void res.writeHead(404).end();
+    cookies.push(req.headers.cookie ?? '');
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Quarterly report</title><p>Loading the report…</p>');
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    cookies,
+    close: () => new Promise<void>((resolve) => srv.close(() => resolve())),
+  };
+}
+
+function cookieValue(header: string, name: string): string | null {
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return null;
+}
+
+const withCookie = (cookie: string): RequestInit => ({ headers: { cookie } });
+
+describe("the admin's browser credential", () => {
+  it('a link to a listener on another loopback port hands it a session id, never the admin token; replayed, it dies with sign-out and with revocation, and it is no Bearer token at all', async () => {
+    const listener = await startListener();
+    const victim = await openAs(browser, 'Ada Admin');
+    try {
+      // an editor's markdown cell lures the admin to the listener
+      const id = await createNotebook('Quarterly numbers');
+      const lure = connectClient(wsURL(), id);
+      await lure.synced;
+      const cells = cellsOf(lure.doc);
+      await waitFor(() => cells.length === 1);
+      const md = createCellMap({ cell_type: 'markdown', source: `See [the quarterly report](${listener.url}/report) first.` });
+      cells.push([md]);
+      const mdId = md.get('id') as string;
+      await openNotebook(victim, id);
+      const link = cellById(victim.page, mdId).locator(`a[href^="${listener.url}"]`);
+      await link.waitFor({ timeout: UI_MS });
+
+      const steal = async (): Promise<string> => {
+        const before = listener.cookies.length;
+        await link.click();
+        await expect.poll(() => listener.cookies.length, { timeout: UI_MS }).toBeGreaterThan(before);
+        return listener.cookies[listener.cookies.length - 1];
+      };
+      // the browser does send its cookie to another port of the same host (cookies ignore ports)
+      const header = await steal();
+      const stolen = cookieValue(header, 'ynb_admin');
+      expect(stolen, header).not.toBeNull();
+      expect(stolen).not.toBe(TEST_ADMIN_TOKEN);
+      expect(header).not.toContain(TEST_ADMIN_TOKEN);
+      expect(header).not.toContain(encodeURIComponent(TEST_ADMIN_TOKEN));
+
+      // it is no token: not as a Bearer token on the API, not as a sign-in link, not on the socket
+      expect((await fetch(`${baseURL()}/api/notebooks`, { headers: { authorization: `Bearer ${stolen}` } })).status).toBe(401);
+      expect((await fetch(`${baseURL()}/?token=${encodeURIComponent(stolen!)}`)).status).toBe(401);
+      // replayed as the cookie it is, it works only while the admin stays signed in
+      expect((await fetch(`${baseURL()}/api/notebooks`, withCookie(`ynb_admin=${stolen}`))).status).toBe(200);
+
+      // the admin signs out (what a sign-out button sends): the stolen cookie opens nothing
+      await victim.page.goBack();
+      expect(await victim.page.evaluate(async () => (await fetch('/api/session/sign-out', { method: 'POST' })).status)).toBe(204);
+      expect((await fetch(`${baseURL()}/api/notebooks`, withCookie(`ynb_admin=${stolen}`))).status).toBe(401);
+
+      // signed in again, lured again; this time the admin ends every admin session from a script
+      await signInAsAdmin(victim);
+      await openNotebook(victim, id);
+      await link.waitFor({ timeout: UI_MS });
+      const again = cookieValue(await steal(), 'ynb_admin');
+      expect(again).not.toBeNull();
+      expect(again).not.toBe(stolen);
+      expect(again).not.toBe(TEST_ADMIN_TOKEN);
+      await victim.page.goBack();
+      await victim.page.locator('[data-testid=connection-status][data-state=connected]').waitFor({ timeout: UI_MS });
+      expect((await fetch(`${baseURL()}/api/notebooks`, withCookie(`ynb_admin=${again}`))).status).toBe(200);
+      const revoked = await fetchAsAdmin(`${baseURL()}/api/admin/sessions`, { method: 'DELETE' });
+      expect(revoked.status).toBe(200);
+      expect(((await revoked.json()) as { ended: number }).ended).toBeGreaterThanOrEqual(1);
+      expect((await fetch(`${baseURL()}/api/notebooks`, withCookie(`ynb_admin=${again}`))).status).toBe(401);
+      // the admin's own open page is cut off at once, and says why
+      await expect.poll(() => victim.page.getByTestId('access-lost').getAttribute('data-code'), { timeout: UI_MS }).toBe('4410');
+      lure.destroy();
+    } finally {
+      await victim.context.close();
+      await listener.close();
+    }
+  });
+
+  it('a Host with userinfo gets 421 on a page, and a malformed percent-encoding 400 (not 500)', async () => {
+    const port = new URL(baseURL()).port;
+    const get = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject);
+      });
+    expect(await get('/', `evil.com@localhost:${port}`)).toBe(421);
+    expect(await get('/n/abc', `evil.com@127.0.0.1:${port}`)).toBe(421);
+    expect(await get('/n/%E0%A4%A', `127.0.0.1:${port}`)).toBe(400);
+    expect(await get('/%E0%A4%A', `127.0.0.1:${port}`)).toBe(400);
+  });
+});
+
+describe('what a server with a model tells whom', () => {
+  it("never prints an ADMIN_TOKEN it was given, and shows the model endpoint's host to editors but not to viewers", async () => {
+    const MODEL_HOST = 'models.internal.example:8000';
+    const server = await startAppServer({ extraEnv: { OPENAI_BASE_URL: `http://${MODEL_HOST}/v1`, OPENAI_API_KEY: 'sk-never-shown', OPENAI_MODEL: 'house-model', KERNEL_SPARE_POOL: '0' } });
+    try {
+      const logs = server.logs.join('');
+      expect(logs).not.toContain(TEST_ADMIN_TOKEN);
+      expect(logs).toContain('the admin token comes from the environment');
+
+      const { id, token } = await createNotebookWithToken('Model info', server.url);
+      const viewerLink = await createLink(id, 'viewer', token, server.url);
+      const editorLink = await createLink(id, 'editor', token, server.url);
+      // what each page holds (rendered, and the loader data it hydrates from), as its browser gets it
+      const pageAs = async (url: string) => {
+        const signIn = await fetch(url, { redirect: 'manual' });
+        expect(signIn.status).toBe(200);
+        const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
+        const page = await fetch(`${server.url}/n/${id}`, withCookie(cookie));
+        expect(page.status).toBe(200);
+        return page.text();
+      };
+      const viewerPage = await pageAs(viewerLink.url);
+      const editorPage = await pageAs(editorLink.url);
+      expect(editorPage).toContain(MODEL_HOST);
+      expect(viewerPage).not.toContain(MODEL_HOST);
+      expect(viewerPage).not.toContain('models.internal.example');
+      // the viewer still learns that AI is there (and which model)
+      expect(viewerPage).toContain('house-model');
+      for (const page of [viewerPage, editorPage]) expect(page).not.toContain('sk-never-shown');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -2,8 +2,10 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { scriptPerTest } from '../support/script-per-test';
 import { startAppServer as startServerProcess, type AppServer as ServerProcess } from './server-process';
 import { TEST_ADMIN_TOKEN } from '../support/auth';
+import { scaled, UI_MS } from '../support/timing';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -33,29 +35,52 @@ export interface Person {
   page: Page;
   /** console errors and page errors seen so far; a test fails on any it did not expect */
   errors: string[];
+  /** the instance admin: signed in (through the sign-in URL) on `signedInAt` */
+  isAdmin: boolean;
+  signedInAt: string | null;
 }
 
 /**
- * A browser context for one person whose display name is already chosen. By default they are the
- * instance admin (the admin cookie, as after opening the sign-in URL); `asAdmin: false` makes a
- * stranger, who gets in only with a notebook link.
+ * Signs this person's browser in as the admin, as a person does: opens the sign-in URL
+ * (`/?token=…`), which leaves a session cookie and reloads without the token. One admin cookie per
+ * host: signing in on another server of 127.0.0.1 replaces it (cookies ignore ports).
  */
-/** A person in a browser context of their own; `isFirstVisit`: this browser has never been given a name. */
-export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean; isFirstVisit?: boolean } = {}): Promise<Person> {
+export async function signInAsAdmin(person: Person, base = baseURL()): Promise<void> {
+  await signIn(person.page, base);
+  person.signedInAt = base;
+}
+
+/** Opens the admin's sign-in URL in this page and waits for the home page it reloads into. */
+export async function signIn(page: Page, base = baseURL()): Promise<void> {
+  await page.goto(`${base}/?token=${encodeURIComponent(TEST_ADMIN_TOKEN)}`);
+  await page.waitForURL((u) => u.origin === base && !u.searchParams.has('token'));
+  await page.getByTestId('new-notebook-form').waitFor();
+}
+
+/**
+ * A person in a browser context of their own, whose display name is already chosen. By default
+ * they are the instance admin, signed in through the sign-in URL (on `base`, default the shared
+ * server; openNotebook signs them in again on another server); `asAdmin: false` makes a stranger,
+ * who gets in only with a notebook link. `isFirstVisit`: this browser has never been given a name.
+ */
+export async function openAs(browser: Browser, name: string, opts: { viewport?: { width: number; height: number }; asAdmin?: boolean; isFirstVisit?: boolean; base?: string } = {}): Promise<Person> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 860 } });
-  if (opts.asAdmin !== false) await context.addCookies([{ name: 'ynb_admin', value: TEST_ADMIN_TOKEN, url: baseURL(), httpOnly: true, sameSite: 'Strict' }]);
   if (!opts.isFirstVisit) await context.addInitScript((n) => {
     // init scripts run in every frame, sandboxed output frames too, which have no storage
     if (window !== window.top) return;
     window.localStorage.setItem('notebook.user', JSON.stringify({ name: n }));
   }, name);
+  // Playwright's own default (30 s for an action or a wait) on the one factor of tests/support/timing.ts
+  context.setDefaultTimeout(scaled(30_000));
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  return { name, context, page, errors };
+  const person: Person = { name, context, page, errors, isAdmin: opts.asAdmin !== false, signedInAt: null };
+  if (person.isAdmin) await signInAsAdmin(person, opts.base ?? baseURL());
+  return person;
 }
 
 export { startAppServer, type AppServer } from './server-process';
@@ -72,6 +97,7 @@ export async function createNotebook(title?: string, base = baseURL()): Promise<
 
 /** Opens a notebook and waits until it is connected and shows its cells. */
 export async function openNotebook(person: Person, id: string, base = baseURL()): Promise<void> {
+  if (person.isAdmin && person.signedInAt !== base) await signInAsAdmin(person, base);
   await person.page.goto(`${base}/n/${id}`);
   await person.page.locator('[data-testid=connection-status][data-state=connected]').waitFor();
   await person.page.locator('[data-testid=cell]').first().waitFor();
@@ -104,7 +130,7 @@ export async function expectNoErrors(...people: Person[]) {
   for (const p of people) expect(p.errors, `${p.name}'s browser`).toEqual([]);
 }
 
-export async function eventually(fn: () => Promise<void> | void, timeoutMs = 10_000): Promise<void> {
+export async function eventually(fn: () => Promise<void> | void, timeoutMs = UI_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -238,7 +264,7 @@ export interface ModelApp {
 /**
  * For the browser tests of AI cells: a server of their own whose model is the scripted server
  * (`apiKey` is the key the server holds, which must never reach a browser), and a browser; all
- * closed after the file. Call at the top level; use the getter inside hooks and tests.
+ * closed after the file; each test's script is its own (scriptPerTest). Call at the top level; use the getter inside hooks and tests.
  */
 export function useModelApp(opts: { model: string; apiKey: string; extraEnv?: Record<string, string> }): () => ModelApp {
   let current: ModelApp | null = null;
@@ -247,6 +273,7 @@ export function useModelApp(opts: { model: string; apiKey: string; extraEnv?: Re
     const server = await startServerProcess({ extraEnv: { ...opts.extraEnv, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: opts.apiKey, OPENAI_MODEL: opts.model } });
     current = { fake, server, browser: await launchBrowser() };
   });
+  scriptPerTest(() => current?.fake);
   afterAll(async () => {
     await current?.browser.close();
     await current?.server.close();

@@ -4,9 +4,8 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellsOf, findCell, insertCell, outputToY } from '../../common/notebook/model';
-import { TEST_ADMIN_TOKEN } from '../support/auth';
 import { connectClient, type YClient } from '../support/yclient';
-import { baseURL, cellById, createNotebook, editCell, expectNoErrors, launchBrowser, openAs, openNotebook, wsURL, type Person } from './support';
+import { baseURL, cellById, createNotebook, editCell, expectNoErrors, launchBrowser, openAs, openNotebook, signIn, wsURL, type Person } from './support';
 
 let browser: Browser;
 let ada: Person;
@@ -190,9 +189,9 @@ describe('theme', () => {
     // a second person whose choice is dark on a light system; the app's bundles never arrive
     const context = await browser.newContext({ colorScheme: 'light' });
     try {
-      await context.addCookies([{ name: 'ynb_admin', value: TEST_ADMIN_TOKEN, url: baseURL(), httpOnly: true, sameSite: 'Strict' }]);
       await context.addInitScript(() => window.localStorage.setItem('notebook.theme', 'dark'));
       const page = await context.newPage();
+      await signIn(page);
       await page.route('**/assets/*.js', (route) => route.abort());
       await page.goto(`${baseURL()}/n/${notebookId}`);
       expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');

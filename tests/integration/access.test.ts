@@ -8,11 +8,15 @@ import WebSocket from 'ws';
 import { cellsOf, cellSource, findCell, insertCell, notebookToJSON } from '../../common/notebook/model';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
-import { ADMIN_TOKEN_FILE } from '../../server/access/access';
+import Database from 'better-sqlite3';
+import { ADMIN_TOKEN_FILE, SESSION_ABSOLUTE_TIMEOUT_MS, SESSION_IDLE_TIMEOUT_MS } from '../../server/access/access';
+import { adminSessionTag, hashToken } from '../../server/access/tokens';
+import { SQLITE_FILE } from '../../server/storage/sqlite';
 import { CloseCode } from '../../server/sync/close-codes';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 import { tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { scaled } from '../support/timing';
 
 let server: RunningServer;
 let wsUrl: string;
@@ -22,7 +26,7 @@ const clients: YClient[] = [];
 beforeAll(async () => {
   dataDir = tempDir();
   const env = readEnv({ PORT: '0', DATA_DIR: dataDir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
-  server = await startServer({ env, withUi: false, log: () => undefined, rateLimits: { runsPerMinute: 5 } });
+  server = await startServer({ env, withUi: false, log: () => undefined, rateLimits: { runsPerMinute: 5, completionsPerMinute: 5, linksPerMinute: 3 } });
   wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
 });
 afterAll(async () => {
@@ -195,7 +199,7 @@ describe('access control', () => {
     expect((await fetch(`${server.url}/api/notebooks/${id}/links/${l.id}`, as(owner, { method: 'DELETE' }))).status).toBe(204);
     const { code, at } = await closed;
     expect(code).toBe(CloseCode.REVOKED);
-    expect(at - t0).toBeLessThan(1000);
+    expect(at - t0).toBeLessThan(scaled(1000));
     expect((await fetch(`${server.url}/api/notebooks/${id}`, as(l.token))).status).toBe(401);
     expect(await wsOutcome(`${wsUrl}/${id}?token=${encodeURIComponent(l.token)}`)).toBe(`close ${CloseCode.UNAUTHORIZED}`);
     expect((await fetch(`${server.url}/api/notebooks/${id}/links/${l.id}`, as(owner, { method: 'DELETE' }))).status).toBe(404);
@@ -245,7 +249,7 @@ describe('access control', () => {
     expect((await fetchAsAdmin(`${server.url}/api/notebooks/${id}/cells/${cellId}/run`, json({ wait: false }))).status).toBe(202);
   });
 
-  it('a page opened with ?token= keeps it in an HttpOnly SameSite=Strict cookie and reloads without it', async () => {
+  it('a page opened with ?token= signs in (an HttpOnly SameSite=Strict session cookie) and reloads without it', async () => {
     const { id, owner } = await newNotebook();
     const r = await rawGet(`/n/${id}?token=${encodeURIComponent(owner)}`, { host: new URL(server.url).host });
     expect(r.status).toBe(200);
@@ -306,6 +310,304 @@ describe('the admin token', () => {
     } finally {
       await second.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Opens a page with `?token=` as a browser does; answers the session cookie it set (name and value) and the raw answer. */
+async function signIn(token: string, page = '/'): Promise<{ name: string; value: string; cookie: string; setCookie: string; body: string; status: number }> {
+  const sep = page.includes('?') ? '&' : '?';
+  const r = await rawGet(`${page}${sep}token=${encodeURIComponent(token)}`, { host: new URL(server.url).host });
+  const setCookie = String(r.headers['set-cookie'] ?? '');
+  const [pair] = setCookie.split(';');
+  const i = pair.indexOf('=');
+  return { name: pair.slice(0, i), value: decodeURIComponent(pair.slice(i + 1)), cookie: pair, setCookie, body: r.body, status: r.status };
+}
+
+const withCookie = (cookie: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { cookie, ...(init.headers as Record<string, string> | undefined) } });
+
+/** A WebSocket a page opens: its credential is the cookie. Resolves once open; `closed` answers the close code. */
+async function pageSocket(id: string, cookie: string): Promise<{ ws: WebSocket; closed: Promise<number> }> {
+  const ws = new WebSocket(`${wsUrl}/${id}`, { headers: { cookie, origin: server.url } });
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_q, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    void closed.then((code) => reject(new Error(`closed before open: ${code}`)));
+  });
+  return { ws, closed };
+}
+
+describe("a browser's sign-in is a session, never the token", () => {
+  it('the sign-in URL sets a session id (not the admin token) in an HttpOnly SameSite=Strict cookie, stored only hashed', async () => {
+    const s = await signIn(TEST_ADMIN_TOKEN);
+    expect(s.status).toBe(200);
+    expect(s.name).toBe('ynb_admin');
+    expect(s.value).not.toBe(TEST_ADMIN_TOKEN);
+    expect(s.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(s.setCookie).toMatch(/HttpOnly/i);
+    expect(s.setCookie).toMatch(/SameSite=Strict/i);
+    expect(s.setCookie).toMatch(/Max-Age=2592000/);
+    expect(s.setCookie).not.toMatch(/Secure/i); // plain http here; PUBLIC_URL=https:// adds it
+    expect(s.body).not.toContain(TEST_ADMIN_TOKEN);
+    expect(s.body).toContain('url=/"');
+    // the page's own requests use it
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(s.cookie))).status).toBe(200);
+    // it is stored as its sha256, never as itself
+    const row = await server.storage.findSession(hashToken(s.value));
+    expect(row).toMatchObject({ grantId: null, adminTag: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const db = new Database(path.join(dataDir, SQLITE_FILE), { readonly: true });
+    try {
+      const dump = JSON.stringify(db.prepare('SELECT * FROM sessions').all());
+      expect(dump).toContain(hashToken(s.value));
+      expect(dump).not.toContain(s.value);
+      expect(dump).not.toContain(TEST_ADMIN_TOKEN);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("signing in again replaces the browser's earlier session; behind https (PUBLIC_URL) the cookie is Secure", async () => {
+    const first = await signIn(TEST_ADMIN_TOKEN);
+    const r = await rawGet(`/?token=${encodeURIComponent(TEST_ADMIN_TOKEN)}`, { host: new URL(server.url).host, cookie: first.cookie });
+    const next = String(r.headers['set-cookie']).split(';')[0];
+    expect(next).toMatch(/^ynb_admin=/);
+    expect(next).not.toBe(first.cookie);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(first.cookie))).status).toBe(401);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(next))).status).toBe(200);
+
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN, PUBLIC_URL: 'https://nb.example.org' });
+    const behindTls = await startServer({ env, withUi: false, log: () => undefined });
+    try {
+      const setCookie = await new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: new URL(behindTls.url).port, path: `/?token=${TEST_ADMIN_TOKEN}`, headers: { host: 'nb.example.org' } }, (res) => {
+          res.resume();
+          resolve(String(res.headers['set-cookie']));
+        }).on('error', reject);
+      });
+      expect(setCookie).toMatch(/^ynb_admin=[A-Za-z0-9_-]{43};/);
+      expect(setCookie).toMatch(/; Secure/);
+    } finally {
+      await behindTls.close();
+    }
+  });
+
+  it('a session id is no Bearer token, and a token in a cookie is no session (the cookie is cleared)', async () => {
+    const s = await signIn(TEST_ADMIN_TOKEN);
+    const bearer = await fetch(`${server.url}/api/notebooks`, as(s.value));
+    expect(bearer.status).toBe(401);
+    expect(await wsOutcome(`${wsUrl}/x?token=${encodeURIComponent(s.value)}`)).toBe(`close ${CloseCode.UNAUTHORIZED}`);
+    // what older versions kept in the cookie: the token itself. It opens nothing now and is cleared
+    const raw = await fetch(`${server.url}/api/notebooks`, withCookie(`ynb_admin=${TEST_ADMIN_TOKEN}`));
+    expect(raw.status).toBe(401);
+    expect(raw.headers.get('set-cookie')).toMatch(/^ynb_admin=;.*Expires=Thu, 01 Jan 1970/);
+  });
+
+  it('signing out ends the session at once: its open socket closes (4410), its cookie opens nothing, other sessions go on', async () => {
+    const { id } = await newNotebook();
+    const mine = await signIn(TEST_ADMIN_TOKEN);
+    const other = await signIn(TEST_ADMIN_TOKEN);
+    const { closed } = await pageSocket(id, mine.cookie);
+    const { ws: otherWs } = await pageSocket(id, other.cookie);
+    // from another site: refused like any state-changing request
+    const csrf = await fetch(`${server.url}/api/session/sign-out`, withCookie(mine.cookie, { method: 'POST', headers: { origin: 'http://evil.example' } }));
+    expect(csrf.status).toBe(403);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(mine.cookie))).status).toBe(200);
+
+    const t0 = Date.now();
+    const out = await fetch(`${server.url}/api/session/sign-out`, withCookie(mine.cookie, { method: 'POST', headers: { origin: server.url } }));
+    expect(out.status).toBe(204);
+    expect(out.headers.get('set-cookie')).toMatch(/^ynb_admin=;/);
+    expect(await closed).toBe(CloseCode.REVOKED);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(mine.cookie))).status).toBe(401);
+    expect(await wsOutcome(`${wsUrl}/${id}`, { cookie: mine.cookie })).toBe(`close ${CloseCode.UNAUTHORIZED}`);
+    // the other browser is still signed in
+    expect(otherWs.readyState).toBe(WebSocket.OPEN);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(other.cookie))).status).toBe(200);
+    // signing out again, or without any cookie, says the same
+    expect((await fetch(`${server.url}/api/session/sign-out`, withCookie(mine.cookie, { method: 'POST' }))).status).toBe(204);
+    expect((await fetch(`${server.url}/api/session/sign-out`, { method: 'POST' })).status).toBe(204);
+    otherWs.close();
+  });
+
+  it("DELETE /api/admin/sessions (admin only) ends every admin browser session and closes their sockets; the token and links' sessions go on", async () => {
+    const { id, owner } = await newNotebook();
+    const a = await signIn(TEST_ADMIN_TOKEN);
+    const b = await signIn(TEST_ADMIN_TOKEN, `/n/${id}`);
+    const ownerPage = await signIn(owner, `/n/${id}`);
+    expect(ownerPage.name).toBe(`ynb_nb_${id}`);
+    const sa = await pageSocket(id, a.cookie);
+    const sb = await pageSocket(id, b.cookie);
+    const so = await pageSocket(id, ownerPage.cookie);
+
+    expect((await fetch(`${server.url}/api/admin/sessions`, as(owner, { method: 'DELETE' }))).status).toBe(403);
+    // a notebook's cookie is not even read off its notebook
+    expect((await fetch(`${server.url}/api/admin/sessions`, withCookie(ownerPage.cookie, { method: 'DELETE' }))).status).toBe(401);
+    const t0 = Date.now();
+    const r = await fetchAsAdmin(`${server.url}/api/admin/sessions`, { method: 'DELETE' });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { ended: number }).ended).toBeGreaterThanOrEqual(2);
+    expect(await sa.closed).toBe(CloseCode.REVOKED);
+    expect(await sb.closed).toBe(CloseCode.REVOKED);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    for (const c of [a, b]) expect((await fetch(`${server.url}/api/notebooks`, withCookie(c.cookie))).status).toBe(401);
+    // the admin token still works for scripts; the owner's browser is not the admin's
+    expect((await fetchAsAdmin(`${server.url}/api/notebooks`)).status).toBe(200);
+    expect(so.ws.readyState).toBe(WebSocket.OPEN);
+    expect((await fetch(`${server.url}/api/notebooks/${id}`, withCookie(ownerPage.cookie))).status).toBe(200);
+    so.ws.close();
+  });
+
+  it("a link opened in a page gets a session too: revoking the link closes that page's socket and ends its session", async () => {
+    const { id, owner } = await newNotebook();
+    const l = await link(id, owner, 'editor');
+    const page = await signIn(l.token, `/n/${id}`);
+    expect(page.name).toBe(`ynb_nb_${id}`);
+    expect(page.value).not.toBe(l.token);
+    expect(page.body).not.toContain(l.token);
+    const second = await signIn(l.token, `/n/${id}`);
+    const s1 = await pageSocket(id, page.cookie);
+    const s2 = await pageSocket(id, second.cookie);
+    // one person signing out leaves the others on the same link alone
+    expect((await fetch(`${server.url}/api/session/sign-out`, withCookie(second.cookie, { method: 'POST' }))).status).toBe(204);
+    expect(await s2.closed).toBe(CloseCode.REVOKED);
+    expect(s1.ws.readyState).toBe(WebSocket.OPEN);
+
+    expect((await fetch(`${server.url}/api/notebooks/${id}/links/${l.id}`, as(owner, { method: 'DELETE' }))).status).toBe(204);
+    expect(await s1.closed).toBe(CloseCode.REVOKED);
+    expect((await fetch(`${server.url}/api/notebooks/${id}`, withCookie(page.cookie))).status).toBe(401);
+    expect(await server.storage.findSession(hashToken(page.value))).toBeNull();
+  });
+
+  it('sessions expire: unused past the idle timeout (swept, socket closed) and past the absolute timeout however used', async () => {
+    const { id } = await newNotebook();
+    const idle = await signIn(TEST_ADMIN_TOKEN);
+    const s = await pageSocket(id, idle.cookie);
+    const ended = await server.access.sweepSessions(Date.now() + SESSION_IDLE_TIMEOUT_MS + 1000);
+    expect(ended).toBeGreaterThanOrEqual(1);
+    expect(await s.closed).toBe(CloseCode.REVOKED);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(idle.cookie))).status).toBe(401);
+
+    // used a minute ago, but made longer ago than the absolute timeout
+    const oldId = 'an-old-session-id-made-long-ago-0123456789a';
+    const now = Date.now();
+    await server.storage.createSession({ idHash: hashToken(oldId), grantId: null, adminTag: adminSessionTag(TEST_ADMIN_TOKEN, oldId), createdAt: now - SESSION_ABSOLUTE_TIMEOUT_MS - 1000, usedAt: now - 60_000 });
+    const fresh = 'a-fresh-session-id-made-just-now-0123456789';
+    await server.storage.createSession({ idHash: hashToken(fresh), grantId: null, adminTag: adminSessionTag(TEST_ADMIN_TOKEN, fresh), createdAt: now, usedAt: now });
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(`ynb_admin=${fresh}`))).status).toBe(200);
+    expect((await fetch(`${server.url}/api/notebooks`, withCookie(`ynb_admin=${oldId}`))).status).toBe(401);
+    expect(await server.storage.findSession(hashToken(oldId))).toBeNull();
+  });
+});
+
+describe('the HTTP edges', () => {
+  it('HEAD needs what GET needs: a viewer gets 403 on the owner-only links, the owner 200', async () => {
+    const { id, owner } = await newNotebook();
+    const v = await link(id, owner, 'viewer');
+    const head = (p: string, token: string) => fetch(`${server.url}${p}`, as(token, { method: 'HEAD' }));
+    expect((await head(`/api/notebooks/${id}/links`, v.token)).status).toBe(403);
+    expect((await head(`/api/notebooks/${id}/links`, owner)).status).toBe(200);
+    expect((await head('/api/notebooks', owner)).status).toBe(403);
+    expect((await head('/api/notebooks', TEST_ADMIN_TOKEN)).status).toBe(200);
+    expect((await head(`/api/notebooks/${id}`, v.token)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/notebooks/${id}/links`, { method: 'HEAD' })).status).toBe(401);
+  });
+
+  it('a Host with userinfo (evil.com@localhost) is not ours: 421, and 403 on the WebSocket', async () => {
+    const host = `evil.com@localhost:${new URL(server.url).port}`;
+    for (const p of ['/api/notebooks', '/', '/n/abc']) {
+      const r = await rawGet(p, { host, authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
+      expect({ p, status: r.status }).toEqual({ p, status: 421 });
+    }
+    expect(await wsOutcome(`${wsUrl}/abc?token=${TEST_ADMIN_TOKEN}`, { host })).toBe('http 403');
+  });
+
+  it('a malformed percent-encoding in a path is a 400 naming it, not a server error', async () => {
+    const { id } = await newNotebook();
+    for (const p of [`/api/notebooks/%E0%A4%A/files/x`, `/api/notebooks/${id}/files/%E0%A4%A`, '/n/%E0%A4%A']) {
+      const r = await rawGet(p, { host: new URL(server.url).host, authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
+      expect({ p, status: r.status }).toEqual({ p, status: 400 });
+      expect(r.body).toContain('malformed percent-encoding');
+    }
+    const api = await rawGet('/api/notebooks/%E0%A4%A/files/x', { host: new URL(server.url).host });
+    expect(JSON.parse(api.body)).toMatchObject({ error: { code: 'BAD_PATH' } });
+  });
+
+  it('rate-limits completion and help per token (one budget for both), and link creation', async () => {
+    const { id, owner } = await newNotebook();
+    const ed = await link(id, owner, 'editor');
+    const ask = (token: string, what: 'complete' | 'inspect') => fetch(`${server.url}/api/notebooks/${id}/${what}`, as(token, json({ code: 'pri', cursor_pos: 3 })));
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await ask(ed.token, i % 2 ? 'inspect' : 'complete')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const limited = await ask(ed.token, 'complete');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await limited.json()) as any).error).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/completion and help requests: at most 5 a minute/) });
+    expect((await ask(ed.token, 'inspect')).status).toBe(429);
+    // another token is not slowed down
+    expect((await ask(owner, 'complete')).status).toBe(200);
+
+    // the editor link above was the first of the owner's 3 a minute
+    for (let i = 0; i < 2; i++) expect((await fetch(`${server.url}/api/notebooks/${id}/links`, as(owner, json({ role: 'viewer' })))).status).toBe(201);
+    const tooMany = await fetch(`${server.url}/api/notebooks/${id}/links`, as(owner, json({ role: 'viewer' })));
+    expect(tooMany.status).toBe(429);
+    expect(Number(tooMany.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await tooMany.json()) as any).error.message).toMatch(/new links: at most 3 a minute/);
+  });
+});
+
+describe('wrong tokens', () => {
+  it('are counted per client address: past the budget a token is not even looked at (429, right or wrong); signed-in browsers go on', async () => {
+    const env = readEnv({ PORT: '0', DATA_DIR: tempDir(), NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    const s = await startServer({ env, withUi: false, log: () => undefined, rateLimits: { failedAuthPerMinute: 4 } });
+    try {
+      const host = new URL(s.url).host;
+      const page = await new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: new URL(s.url).port, path: `/?token=${TEST_ADMIN_TOKEN}`, headers: { host } }, (res) => {
+          res.resume();
+          resolve(String(res.headers['set-cookie']).split(';')[0]);
+        }).on('error', reject);
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await fetch(`${s.url}/api/notebooks`, as(`wrong-guess-number-${i}-0123456789`))).status);
+      expect(statuses).toEqual([401, 401, 401, 401]);
+      const guess = await fetch(`${s.url}/api/notebooks`, as('wrong-guess-number-5-0123456789'));
+      expect(guess.status).toBe(429);
+      expect(Number(guess.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await guess.json()) as any).error.message).toMatch(/wrong token from this address: at most 4 a minute/);
+      // the right token gets the same answer: a guesser learns nothing faster
+      expect((await fetchAsAdmin(`${s.url}/api/notebooks`)).status).toBe(429);
+      expect(await wsOutcome(`${s.url.replace(/^http/, 'ws')}/sync/abc?token=${TEST_ADMIN_TOKEN}`)).toBe('http 429');
+      const signInPage = await fetch(`${s.url}/?token=${TEST_ADMIN_TOKEN}`);
+      expect(signInPage.status).toBe(429);
+      // a browser signed in before goes on working
+      expect((await fetch(`${s.url}/api/notebooks`, { headers: { cookie: page } })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('end admin sessions made with an earlier ADMIN_TOKEN', async () => {
+    const dir = tempDir();
+    const first = await startServer({ env: readEnv({ PORT: '0', DATA_DIR: dir, NODE_ENV: 'test', ADMIN_TOKEN: TEST_ADMIN_TOKEN }), withUi: false, log: () => undefined });
+    const cookie = await new Promise<string>((resolve, reject) => {
+      http.get(`${first.url}/?token=${TEST_ADMIN_TOKEN}`, (res) => {
+        res.resume();
+        resolve(String(res.headers['set-cookie']).split(';')[0]);
+      }).on('error', reject);
+    });
+    expect((await fetch(`${first.url}/api/notebooks`, { headers: { cookie } })).status).toBe(200);
+    await first.close();
+    const rotated = 'a-new-admin-token-after-a-leak-0123';
+    const second = await startServer({ env: readEnv({ PORT: '0', DATA_DIR: dir, NODE_ENV: 'test', ADMIN_TOKEN: rotated }), withUi: false, log: () => undefined });
+    try {
+      expect((await fetch(`${second.url}/api/notebooks`, { headers: { cookie } })).status).toBe(401);
+      expect((await fetch(`${second.url}/api/notebooks`, as(rotated))).status).toBe(200);
+    } finally {
+      await second.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

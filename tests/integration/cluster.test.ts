@@ -19,6 +19,7 @@ import { usePostgres } from '../support/postgres';
 import { startRedis, type TestRedis } from '../support/redis';
 import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { scaled } from '../support/timing';
 
 const postgres = usePostgres();
 let redis: TestRedis;
@@ -136,7 +137,7 @@ describe('two instances on PostgreSQL and Redis', () => {
       if (step % 10 === 0) await new Promise((r) => setTimeout(r, 5));
     }
     await waitFor(() => clients.every((c) => c.provider.wsconnected), { what: 'every client to reconnect' });
-    await waitFor(() => clients.every((c) => json(c) === json(clients[0])), { what: 'the clients of both instances to converge', timeoutMs: 20_000 });
+    await waitFor(() => clients.every((c) => json(c) === json(clients[0])), { what: 'the clients of both instances to converge', timeoutMs: scaled(20_000) });
 
     for (const inst of [a, b]) {
       const fresh = client(inst, id);
@@ -195,7 +196,7 @@ describe('two instances on PostgreSQL and Redis', () => {
     const restored = allText(fresh);
     for (const m of receivedMarkers) expect(restored).toContain(m);
     // the writers reconnect and send what the servers lack; then everything is there exactly once
-    await waitFor(() => [...writers, ...observers].every((c) => json(c) === json(fresh)), { what: 'clients to resync after the restart', timeoutMs: 30_000 });
+    await waitFor(() => [...writers, ...observers].every((c) => json(c) === json(fresh)), { what: 'clients to resync after the restart', timeoutMs: scaled(30_000) });
     const all = allText(fresh).match(/<\d:\d+>/g)!;
     expect(new Set(all).size).toBe(all.length);
     expect(all.length).toBe(2 * n);
@@ -234,7 +235,7 @@ function killed(inst: Instance): Promise<void> {
 /** Adds a code cell through a client and runs it through an instance's API. */
 async function addAndRun(inst: Instance, c: YClient, id: string, source: string, body: Record<string, unknown> = {}) {
   const cellId = insertCell(c.doc, cellsOf(c.doc).length, { source });
-  const res = await postWhenCellArrives(`${inst.url}/api/notebooks/${id}/cells/${cellId}/run`, body, 20_000);
+  const res = await postWhenCellArrives(`${inst.url}/api/notebooks/${id}/cells/${cellId}/run`, body, scaled(20_000));
   return { cellId, ...res };
 }
 
@@ -295,7 +296,7 @@ describe('runs of a notebook have one owner instance', () => {
     expect(next.status).toBe(200);
     expect(next.body.status).toBe('ok');
     // the lease of the killed owner had to expire first; then the run itself
-    expect(Date.now() - killedAt).toBeLessThan(LEASE_SECONDS * 1000 + 5_000);
+    expect(Date.now() - killedAt).toBeLessThan(LEASE_SECONDS * 1000 + scaled(5_000));
     await waitFor(() => outputsOf(onB, next.cellId).includes('42'), { what: 'x + 1 from the surviving kernel' });
     // the same kernel, reconnected to: none was started
     expect((await gatewayKernels()).map((k) => k.id)).toEqual([kernel.id]);
@@ -319,7 +320,7 @@ describe('runs of a notebook have one owner instance', () => {
       what: 'the interrupted reason on B',
       timeoutMs: LEASE_SECONDS * 1000 + 10_000,
     });
-    expect(Date.now() - killedAt).toBeLessThan(LEASE_SECONDS * 1000 + 3_000);
+    expect(Date.now() - killedAt).toBeLessThan(LEASE_SECONDS * 1000 + scaled(3_000));
     // the loop was interrupted on the kept kernel: i stopped far from the end, and the kernel answers at once
     const after = await addAndRun(b, onB, id, 'print("i =", i)');
     expect(after.body.status).toBe('ok');
@@ -343,7 +344,7 @@ describe('runs of a notebook have one owner instance', () => {
 
     fake.script([{ toolCall: { name: 'run_python', arguments: { code: 'print("answer:", x + 1)' } } }, { content: 'It is 42.' }]);
     const cellId = insertCell(onB.doc, cellsOf(onB.doc).length, { source: '' });
-    const gen = await postWhenCellArrives(`${b.url}/api/notebooks/${id}/cells/${cellId}/generate`, { prompt: 'x plus one', wait: true }, 20_000);
+    const gen = await postWhenCellArrives(`${b.url}/api/notebooks/${id}/cells/${cellId}/generate`, { prompt: 'x plus one', wait: true }, scaled(20_000));
     expect(gen.status).toBe(200);
     expect(gen.body.ai.status).toBe('done');
     for (const c of [onA, onB]) {

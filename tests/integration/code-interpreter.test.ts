@@ -4,11 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellToJSON, findCell, insertCell } from '../../common/notebook/model';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { scriptPerTest } from '../support/script-per-test';
 import { createNotebook, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
@@ -38,7 +39,7 @@ afterAll(async () => {
   await fake?.close();
   fs.rmSync(work, { recursive: true, force: true });
 });
-beforeEach(() => fake.reset());
+scriptPerTest(() => fake);
 
 /** Runs Python of the project's environment (Pillow, openpyxl) outside the app, to make and check files. */
 function python(code: string): string {

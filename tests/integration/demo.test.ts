@@ -8,6 +8,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, type YClient } from '../support/yclient';
 import { TEST_ADMIN_TOKEN } from '../support/auth';
+import { scaled } from '../support/timing';
 
 let server: RunningServer;
 let model: FakeOpenAI;
@@ -35,7 +36,7 @@ afterAll(async () => {
 
 async function ask(prompt: string) {
   const cellId = insertCell(client.doc, client.doc.getArray('cells').length, {});
-  await postWhenCellArrives(`${server.url}/api/notebooks/${notebookId}/cells/${cellId}/generate`, { prompt, wait: true, by: { name: 'Demo user' } }, 60_000);
+  await postWhenCellArrives(`${server.url}/api/notebooks/${notebookId}/cells/${cellId}/generate`, { prompt, wait: true, by: { name: 'Demo user' } }, scaled(60_000));
   return { cell: cellToJSON(findCell(client.doc, cellId)!), ai: aiInfo(findCell(client.doc, cellId)!)! };
 }
 

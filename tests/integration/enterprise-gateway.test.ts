@@ -12,8 +12,10 @@ import { startServer, type RunningServer } from '../../server/http/server';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 import { EG_KERNEL_SPEC, startEnterpriseGateway, type EnterpriseGateway } from '../support/enterprise-gateway';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { scriptPerTest } from '../support/script-per-test';
 import { createNotebook, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { scaled } from '../support/timing';
 
 const MODEL_KEY = 'sk-test-eg-never-in-a-kernel';
 let eg: EnterpriseGateway;
@@ -48,6 +50,7 @@ beforeAll(async () => {
     aiTurnOptions: { retryBaseDelayMs: 10, retryMaxDelayMs: 50, idleTimeoutMs: 5000 },
   });
 }, 180_000);
+scriptPerTest(() => fake);
 afterAll(async () => {
   for (const c of clients) c.destroy();
   await server?.close();
@@ -106,7 +109,7 @@ describe('kernels on Jupyter Enterprise Gateway', () => {
   it('interrupt stops a loop and restart clears the variables', async () => {
     const { id, b, ids } = await notebookWithCells(['print("looping", flush=True)\nwhile True: pass', 'y = 5', 'print(y)']);
     const loop = run(id, ids[0]);
-    await waitFor(() => text(cell(b, ids[0])).includes('looping'), { what: 'the loop to start', timeoutMs: 60_000 });
+    await waitFor(() => text(cell(b, ids[0])).includes('looping'), { what: 'the loop to start', timeoutMs: scaled(60_000) });
     expect((await post(`${server.url}/api/notebooks/${id}/interrupt`)).status).toBe(200);
     expect((await loop).body.status).toBe('aborted');
     await waitFor(() => text(cell(b, ids[0])).includes('KeyboardInterrupt'), { what: 'KeyboardInterrupt output' });
@@ -134,7 +137,6 @@ describe('kernels on Jupyter Enterprise Gateway', () => {
 
   it('an AI cell generates code that runs on the Enterprise Gateway kernel, and fixes an error there', async () => {
     const { id, b, ids } = await notebookWithCells(['']);
-    fake.reset();
     fake.script([
       { toolCall: { name: 'run_python', arguments: { code: 'import numpy as np\nprint(np.arange(5).sum() + undefined_name)' } } },
       { toolCall: { name: 'run_python', arguments: { code: 'import numpy as np\nprint(np.arange(5).sum())' } } },

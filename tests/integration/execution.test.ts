@@ -9,6 +9,7 @@ import { startServer, type RunningServer } from '../../server/http/server';
 import { createNotebook, postWhenCellArrives, tempDir, useAppServer } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
+import { scaled } from '../support/timing';
 
 const app = useAppServer();
 let server: RunningServer;
@@ -168,7 +169,7 @@ describe('running cells on the shared kernel', () => {
     const res = await fetchAsAdmin(`${server.url}/api/notebooks/${id}/interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     const r = await loop;
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(scaled(5000));
     expect(r.body.status).toBe('aborted');
     await waitFor(() => text(cell(b, ids[0])).includes('KeyboardInterrupt'), { what: 'KeyboardInterrupt output' });
     await run(id, ids[1]);
@@ -218,7 +219,7 @@ describe('running cells on the shared kernel', () => {
     await run(id, ids[0]);
     const died = await run(id, ids[1]);
     expect(died.body.status).toBe('kernel-error');
-    await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'dead', { what: 'dead in the document', timeoutMs: 20_000 });
+    await waitFor(() => (metaOf(b.doc).get('kernel') as any)?.status === 'dead', { what: 'dead in the document', timeoutMs: scaled(20_000) });
     // the message once, as the cell's error output, not again behind an internal code
     expect(died.body.code).toBe('KERNEL_DEAD');
     const errors = (cell(b, ids[1]).outputs ?? []).filter((o) => o.output_type === 'error') as any[];

@@ -15,6 +15,7 @@ import { readHostFolder } from '../support/kernel-disk';
 import { createNotebook, postWhenCellArrives, tempDir } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
+import { scaled } from '../support/timing';
 
 const LIMITS = { maxFileBytes: 24 * MiB, quotaBytes: 40 * MiB, maxListedFiles: 50 };
 
@@ -75,13 +76,13 @@ async function runCode(h: Harness, id: string, code: string): Promise<{ status: 
     await client.synced;
   }
   const cellId = insertCell(client.doc, 0, { source: code });
-  const r = await postWhenCellArrives(`${h.server.url}/api/notebooks/${id}/cells/${cellId}/run`, {}, 10_000);
+  const r = await postWhenCellArrives(`${h.server.url}/api/notebooks/${id}/cells/${cellId}/run`, {}, scaled(10_000));
   const doc = client.doc;
   const outputs = await waitFor(() => {
     const c = findCell(doc, cellId);
     const st = c?.get('execution_state') as { state?: string } | undefined;
     return c && st?.state === 'idle' && c.get('execution_count') !== null ? (c.get('outputs') as { toJSON(): any[] }).toJSON() : null;
-  }, { what: 'run to finish', timeoutMs: 60_000 });
+  }, { what: 'run to finish', timeoutMs: scaled(60_000) });
   const text = outputs.map((o: any) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename}: ${o.evalue}` : String(o.data?.['text/plain'] ?? ''))).join('');
   return { status: r.body.status, text };
 }

@@ -13,6 +13,7 @@ import { MAX_IMPORT_BYTES } from '../../server/http/ipynb-api';
 import { createNotebook, startTestServer, tempDir, type TestServer } from '../support/server';
 import { connectClient } from '../support/yclient';
 import { fetchAsAdmin } from '../support/auth';
+import { scaled } from '../support/timing';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FIXTURES = path.join(ROOT, 'tests/fixtures/notebooks');
@@ -51,7 +52,7 @@ const run = promisify(execFile);
  */
 async function venv(program: string, args: string[], cwd?: string): Promise<string> {
   try {
-    const { stdout } = await run(path.join(VENV_BIN, program), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, cwd, timeout: 180_000 });
+    const { stdout } = await run(path.join(VENV_BIN, program), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, cwd, timeout: scaled(180_000) });
     return stdout;
   } catch (err) {
     const e = err as { code?: number; stderr?: string; message: string };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KernelError, KernelService, type KernelOutputMessage, type KernelStatus, type NotebookKernel } from '../../server/kernel/index.js';
 import { createTestKernelService, silenceJupyterServicesLogs, startExternalGateway, useKernelService } from '../support/gateway.js';
+import { scaled } from '../support/timing';
 
 // Before any kernel starts: a secret in the server's environment that no kernel may see.
 const FAKE_KEY = `sk-test-${randomBytes(8).toString('hex')}`;
@@ -107,7 +108,7 @@ describe('KernelService (real Kernel Gateway)', () => {
     const k = freshKernel();
     const t0 = Date.now();
     const { result, outputs } = await run(k, 'input("name? ")');
-    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(Date.now() - t0).toBeLessThan(scaled(5_000));
     expect(result.status).toBe('error');
     expect(outputs.find((m) => m.msg_type === 'error')?.content.ename).toBe('StdinNotImplementedError');
   });
@@ -122,7 +123,7 @@ describe('KernelService (real Kernel Gateway)', () => {
     const t0 = Date.now();
     await k.interrupt();
     const { result, outputs } = await pending;
-    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(Date.now() - t0).toBeLessThan(scaled(5_000));
     expect(result.status).toBe('error');
     expect(outputs.find((m) => m.msg_type === 'error')?.content.ename).toBe('KeyboardInterrupt');
     const next = await run(k, 'x + 1');
@@ -275,7 +276,7 @@ describe('KernelService (real Kernel Gateway)', () => {
       const k = svc.kernelFor('x');
       const t0 = Date.now();
       const err = await k.execute('1', { onOutput: () => {} }).then(() => null, (e: unknown) => e);
-      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(Date.now() - t0).toBeLessThan(scaled(5_000));
       expect(err).toBeInstanceOf(KernelError);
       expect((err as KernelError).code).toBe('GATEWAY_UNREACHABLE');
       expect((err as KernelError).message).toContain(`127.0.0.1:${port}`);

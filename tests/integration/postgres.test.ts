@@ -19,6 +19,7 @@ import { TEST_ADMIN_TOKEN } from '../support/auth';
 import { usePostgres } from '../support/postgres';
 import { createNotebook, startTestServer, tempDir, type TestServer } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { scaled } from '../support/timing';
 
 const postgres = usePostgres();
 
@@ -121,7 +122,7 @@ describe('errors name the server, never the password', () => {
 
     const t0 = Date.now();
     const noDb = await openPostgresStorage(p.url('no_such_database'), { connectRetryMs: 10_000 }).catch((e) => e);
-    expect(Date.now() - t0, 'not retried: waiting does not create a database').toBeLessThan(5_000);
+    expect(Date.now() - t0, 'not retried: waiting does not create a database').toBeLessThan(scaled(5_000));
     expect(noDb).toMatchObject({ code: 'IO' });
     expect(noDb.message).toContain('no_such_database');
     expect(noDb.message).not.toContain(p.password);
@@ -274,7 +275,7 @@ describe('crash safety on PostgreSQL', () => {
     const restored = source(fresh);
     for (const t of received.match(/<\d:\d+>/g)!) expect(restored).toContain(t);
 
-    await waitFor(() => [...writers, observer].every((c) => json(c) === json(fresh)), { what: 'clients to resync after the restart', timeoutMs: 20_000 });
+    await waitFor(() => [...writers, observer].every((c) => json(c) === json(fresh)), { what: 'clients to resync after the restart', timeoutMs: scaled(20_000) });
     const all = source(fresh).match(/<\d:\d+>/g)!;
     expect(new Set(all).size).toBe(all.length);
     expect(all.length).toBe(3 * n);
@@ -295,14 +296,14 @@ describe('crash safety on PostgreSQL', () => {
     p.crash();
     try {
       text.insert(text.length, 'during;');
-      await waitFor(() => s.logs.some((l) => l.includes('STORAGE FAILED')), { what: 'a loud log line', timeoutMs: 15_000 });
+      await waitFor(() => s.logs.some((l) => l.includes('STORAGE FAILED')), { what: 'a loud log line', timeoutMs: scaled(15_000) });
       await new Promise((r) => setTimeout(r, 300));
       // not committed, so not broadcast
       expect(source(b)).toBe('before;');
     } finally {
       p.start();
     }
-    await waitFor(() => source(b) === 'before;during;', { what: 'the retried store and its broadcast', timeoutMs: 15_000 });
+    await waitFor(() => source(b) === 'before;during;', { what: 'the retried store and its broadcast', timeoutMs: scaled(15_000) });
     expect(s.logs.join('\n')).not.toContain(p.password);
     await s.close();
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findCell, insertCell } from '../../common/notebook/model';
+import { cellsOf, findCell, insertCell } from '../../common/notebook/model';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
 import type { KernelService } from '../../server/kernel/kernel-service';
@@ -16,6 +16,7 @@ import { silenceJupyterServicesLogs } from '../support/gateway';
 import { readHostFolder } from '../support/kernel-disk';
 import { tempDir } from '../support/server';
 import { waitFor } from '../support/yclient';
+import { scaled } from '../support/timing';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VENV_PYTHON = path.join(REPO, 'kernel-gateway/.venv/bin/python');
@@ -90,7 +91,7 @@ async function clientFor(h: Harness, id: string): Promise<Client> {
     });
     c = { doc, provider };
     h.clients.set(id, c);
-    await waitFor(() => provider.synced, { what: 'sync', timeoutMs: 10_000 });
+    await waitFor(() => provider.synced, { what: 'sync', timeoutMs: scaled(10_000) });
   }
   return c;
 }
@@ -117,7 +118,7 @@ async function runCode(h: Harness, id: string, code: string): Promise<RunResult>
       const isDone = c && st?.state === 'idle' && (c.get('execution_count') !== null || outs.length > 0 || r.body.status !== 'ok');
       return isDone ? outs : null;
     },
-    { what: 'run to finish', timeoutMs: 60_000 },
+    { what: 'run to finish', timeoutMs: scaled(60_000) },
   );
   const text = outputs
     // a kernel failure's error output has no ename: its message, once
@@ -184,7 +185,7 @@ describe('kernels in the bubblewrap sandbox (embedded gateway)', () => {
 
   it("a new notebook's first run takes the spare kernel started before the notebook existed; its files land in the notebook's folder", async () => {
     const k = h.kernels;
-    await waitFor(() => k.spareKernelIds.length === 1, { what: 'a spare kernel', timeoutMs: 60_000 });
+    await waitFor(() => k.spareKernelIds.length === 1, { what: 'a spare kernel', timeoutMs: scaled(60_000) });
     const spareId = k.spareKernelIds[0];
     const id = await createNotebook(h);
     const r = await runJson(h, id, 'import os, json\nopen("made-by-spare.txt", "w").write("hi")\nprint(json.dumps(os.listdir("..")))');
@@ -196,7 +197,7 @@ describe('kernels in the bubblewrap sandbox (embedded gateway)', () => {
     const listed = (await (await api(h, `/api/notebooks/${id}/files`)).json()) as { files: { path: string }[] };
     expect(listed.files.map((f) => f.path)).toEqual(['made-by-spare.txt']);
     // never shared: the pool starts another spare, and no spare folder is left beside the notebook's but that one
-    await waitFor(() => k.spareKernelIds.length === 1 && k.spareKernelIds[0] !== spareId, { what: 'a new spare', timeoutMs: 60_000 });
+    await waitFor(() => k.spareKernelIds.length === 1 && k.spareKernelIds[0] !== spareId, { what: 'a new spare', timeoutMs: scaled(60_000) });
     const spareDirs = fs.readdirSync(path.join(h.dataDir, 'kernels')).filter((n) => n.startsWith('.spare-'));
     expect(spareDirs).toHaveLength(1);
     // a restart gives the notebook a kernel that still works in its folder
@@ -317,8 +318,10 @@ print(json.dumps(found))`,
   it('interrupts a busy sandboxed kernel without killing it', async () => {
     const id = await createNotebook(h);
     await runCode(h, id, 'kept = 41');
-    const running = runCode(h, id, 'while True: pass');
-    await new Promise((r) => setTimeout(r, 1_500));
+    const running = runCode(h, id, "print('looping', flush=True)\nwhile True: pass");
+    // interrupt once the loop runs (an interrupt before it starts only clears the queue)
+    const client = await clientFor(h, id);
+    await waitFor(() => JSON.stringify(cellsOf(client.doc).toJSON()).includes('looping'), { what: 'the loop running', timeoutMs: scaled(60_000) });
     expect((await api(h, `/api/notebooks/${id}/interrupt`, { method: 'POST' })).status).toBeLessThan(300);
     expect((await running).text).toContain('KeyboardInterrupt');
     expect((await runCode(h, id, 'print(kept + 1)')).text).toBe('42\n');

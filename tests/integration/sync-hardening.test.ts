@@ -12,6 +12,7 @@ import { pendingBytes } from '../../server/sync/limits';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
 import { createNotebook, postWhenCellArrives, startTestServer, type TestServer } from '../support/server';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
+import { scaled } from '../support/timing';
 
 let s: TestServer;
 const clients: YClient[] = [];
@@ -173,9 +174,9 @@ describe('sync endpoint under hostile input', () => {
     const nb = JSON.parse(await exp.text());
     expect(nb.cells.map((c: { id: string }) => c.id)).toContain(goodCell);
     // runs
-    const run = await postWhenCellArrives(`${s.url}/api/notebooks/${id}/cells/${goodCell}/run`, {}, 60_000);
+    const run = await postWhenCellArrives(`${s.url}/api/notebooks/${id}/cells/${goodCell}/run`, {}, scaled(60_000));
     expect(run.status).toBe(200);
     expect(run.body.status).toBe('ok');
-    await waitFor(() => JSON.stringify(cellToJSON(cellsOf(b.doc).get(1)).outputs).includes('42'), { what: 'the output at b', timeoutMs: 20_000 });
+    await waitFor(() => JSON.stringify(cellToJSON(cellsOf(b.doc).get(1)).outputs).includes('42'), { what: 'the output at b', timeoutMs: scaled(20_000) });
   }, 120_000);
 });

@@ -11,6 +11,7 @@ import { openSqliteStorage } from '../../server/storage/sqlite';
 import type { Storage } from '../../server/storage/types';
 import { connectClient, waitFor, type YClient } from '../support/yclient';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from '../support/auth';
+import { scaled } from '../support/timing';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -111,7 +112,7 @@ describe('sync server', () => {
     await viewer.synced;
     await waitFor(() => clients.every((c) => json(c) === json(clients[0])) && json(viewer) === json(clients[0]), {
       what: 'ten clients to converge',
-      timeoutMs: 20_000,
+      timeoutMs: scaled(20_000),
     });
     const result = notebookToJSON(clients[0].doc);
     expect(result.cells.length).toBeGreaterThan(1);
@@ -228,7 +229,7 @@ describe('storage failures', () => {
     expect(notebookToJSON(s.rooms.loaded(id)!.doc).cells[0].source).toBe('precious');
     expect(s.rooms.loaded(id)!.hasUnsaved).toBe(true);
     failing = false;
-    await waitFor(() => notebookToJSON(b.doc).cells[0].source === 'precious', { what: 'the retried store and broadcast', timeoutMs: 10_000 });
+    await waitFor(() => notebookToJSON(b.doc).cells[0].source === 'precious', { what: 'the retried store and broadcast', timeoutMs: scaled(10_000) });
     const stored = await real.loadUpdates(id);
     const check = new Y.Doc();
     for (const u of stored.updates) Y.applyUpdate(check, u);
@@ -299,7 +300,7 @@ describe('crash safety', () => {
 
     await waitFor(() => [...writers, observer].every((c) => json(c) === json(fresh)), {
       what: 'clients to resync after the restart',
-      timeoutMs: 20_000,
+      timeoutMs: scaled(20_000),
     });
     const final = cellSource(cellsOf(fresh.doc).get(0)).toString();
     const all = final.match(/<\d:\d+>/g)!;

@@ -1,13 +1,14 @@
 // The app with its AI service on the scripted OpenAI-compatible server (the one stand-in), for the
 // AI integration tests: one server per test file, two Yjs clients per notebook, and the small
 // helpers those tests share.
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { aiInfo, cellToJSON, findCell, insertCell } from '../../common/notebook/model';
 import type { AiInfo, CellJSON } from '../../common/notebook/types';
 import { readEnv } from '../../server/http/env';
 import { startServer, type RunningServer } from '../../server/http/server';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from './auth';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai';
+import { scriptPerTest } from './script-per-test';
 import { createNotebook, tempDir } from './server';
 import { connectClient, waitFor, type YClient } from './yclient';
 
@@ -21,8 +22,8 @@ export interface AiServer {
 }
 
 /**
- * Starts the app against a scripted model for the tests of this file (closed after them); the
- * script is reset before each test. Call at the top level; use the getter inside tests.
+ * Starts the app against a scripted model for the tests of this file (closed after them); each
+ * test's script is its own (scriptPerTest). Call at the top level; use the getter inside tests.
  */
 export function useAiServer(model: string): () => AiServer {
   let current: AiServer | null = null;
@@ -67,7 +68,7 @@ export function useAiServer(model: string): () => AiServer {
     await current?.fake.close();
     current = null;
   });
-  beforeEach(() => current?.fake.reset());
+  scriptPerTest(() => current?.fake);
   return () => {
     if (!current) throw new Error('useAiServer: not started (call it at the top level of the test file)');
     return current;

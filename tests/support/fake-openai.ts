@@ -81,8 +81,24 @@ export interface FakeOpenAI {
   respond(responder: ((body: any) => FakeReply) | null): void;
   /** Scripted replies not yet used. */
   readonly pending: number;
-  /** Clear the script, the responder and the recorded requests. */
+  /**
+   * Clear the script, the responder and the recorded requests. Inside a test (see `beginTest`),
+   * replies still scripted are an error: a test that throws its script away hides a reply it meant
+   * to be used.
+   */
   reset(): void;
+  /**
+   * Binds what follows to one test: the script, a responder set during it and the recorded
+   * requests start empty. A request that carries a reply served to an earlier test (a generation
+   * that outlived its test) gets a 500 naming that test, never this test's reply.
+   */
+  beginTest(name: string): void;
+  /**
+   * Ends the test `beginTest` named: answers the replies it scripted and never used (a test should
+   * fail on them), and clears them. Until the next `beginTest`, a completion request gets a 500
+   * saying no test is running.
+   */
+  endTest(): FakeReply[];
   close(): Promise<void>;
 }
 
@@ -95,6 +111,32 @@ export interface FakeOpenAIOptions {
 }
 
 export const NO_SCRIPTED_REPLY_MESSAGE = 'fake-openai: no scripted reply left';
+export const LATE_REQUEST_MESSAGE = 'fake-openai: a late request of a test that has ended';
+export const NO_TEST_MESSAGE = 'fake-openai: a request between tests';
+
+/** A reply as a person reading a test failure recognises it: its kind and the start of its text. */
+export function describeReply(reply: FakeReply): string {
+  const cut = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+  if ('status' in reply) return `an error status ${reply.status}`;
+  if ('toolCall' in reply) return `a ${reply.toolCall.name} tool call ${cut(typeof reply.toolCall.arguments === 'string' ? reply.toolCall.arguments : JSON.stringify(reply.toolCall.arguments))}`;
+  if ('cutAfterChars' in reply) return `a stream cut after ${reply.cutAfterChars} characters of ${cut(reply.content)}`;
+  if ('malformed' in reply) return 'a malformed chunk';
+  if ('hangMs' in reply) return `a hang of ${reply.hangMs} ms`;
+  return `the text ${cut(reply.content)}`;
+}
+
+/** What an assistant message of a request echoes of a reply served earlier: its text, its tool call ids. */
+function echoedKeys(body: any): string[] {
+  const keys: string[] = [];
+  for (const m of Array.isArray(body?.messages) ? body.messages : []) {
+    if (m?.role === 'assistant') {
+      if (typeof m.content === 'string' && m.content.trim()) keys.push(`text:${m.content.trim()}`);
+      for (const call of Array.isArray(m.tool_calls) ? m.tool_calls : []) if (typeof call?.id === 'string') keys.push(`call:${call.id}`);
+    }
+    if (m?.role === 'tool' && typeof m.tool_call_id === 'string') keys.push(`call:${m.tool_call_id}`);
+  }
+  return keys;
+}
 
 const ERROR_DEFAULTS: Record<number, { message: string; type: string; code: string | null }> = {
   400: { message: 'Bad request.', type: 'invalid_request_error', code: null },
@@ -143,6 +185,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const timers = new Set<NodeJS.Timeout>();
   let completionSeq = 0;
   let isClosing = false;
+  // The test the script belongs to (null: no binding, the fake's plain use; see beginTest).
+  let test: { name: string; isOpen: boolean; servedKeys: Set<string>; isResponderOwn: boolean } | null = null;
+  // Text and tool call ids served to tests that have ended, with the test's name.
+  const servedBefore = new Map<string, string>();
 
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -165,6 +211,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const isOpen = (res: ServerResponse) => !res.destroyed && !res.writableEnded && !isClosing;
 
   async function handleCompletion(req: IncomingMessage, res: ServerResponse, body: any) {
+    if (test) {
+      const keys = echoedKeys(body);
+      const late = keys.find((k) => servedBefore.has(k) && !test!.servedKeys.has(k));
+      if (late) {
+        sendJson(res, 500, errorBody(500, `${LATE_REQUEST_MESSAGE} ("${servedBefore.get(late)}"): its generation outlived it`));
+        return;
+      }
+      if (!test.isOpen) {
+        sendJson(res, 500, errorBody(500, `${NO_TEST_MESSAGE} (after "${test.name}")`));
+        return;
+      }
+    }
     if (options.keepRequests !== false) requests.push(body);
     const reply = queue.shift() ?? (responder ? responder(body) : null);
     if (!reply) {
@@ -176,7 +234,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
 
-    const id = `chatcmpl-fake${++completionSeq}`;
+    const seq = ++completionSeq;
+    const id = `chatcmpl-fake${seq}`;
+    const callId = 'toolCall' in reply ? (reply.toolCall.id ?? `call_fake${seq}`) : '';
+    if (test) {
+      if ('content' in reply && typeof reply.content === 'string' && reply.content.trim()) test.servedKeys.add(`text:${reply.content.trim()}`);
+      if (callId) test.servedKeys.add(`call:${callId}`);
+    }
     const created = Math.floor(Date.now() / 1000);
     const replyModel = typeof body?.model === 'string' ? body.model : model;
     const isStream = body?.stream === true;
@@ -218,7 +282,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
               ...(toolCall && {
                 tool_calls: [
                   {
-                    id: toolCall.id ?? `call_fake${completionSeq}`,
+                    id: callId,
                     type: 'function',
                     function: {
                       name: toolCall.name,
@@ -307,7 +371,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       await write(
         chunk({
           tool_calls: [
-            { index: 0, id: call.id ?? `call_fake${completionSeq}`, type: 'function', function: { name: call.name, arguments: '' } },
+            { index: 0, id: callId, type: 'function', function: { name: call.name, arguments: '' } },
           ],
         }),
       );
@@ -400,15 +464,36 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     },
     respond(fn) {
       responder = fn;
+      if (test?.isOpen) test.isResponderOwn = fn !== null;
     },
     get pending() {
       return queue.length;
     },
     reset() {
+      if (test?.isOpen && queue.length) {
+        const left = queue.map(describeReply).join('; ');
+        throw new Error(`fake-openai: reset() with ${queue.length} scripted repl${queue.length === 1 ? 'y' : 'ies'} of "${test.name}" never used: ${left}`);
+      }
       queue = [];
       responder = null;
       requests.length = 0;
       received.length = 0;
+    },
+    beginTest(name) {
+      queue = [];
+      if (test?.isResponderOwn) responder = null;
+      requests.length = 0;
+      received.length = 0;
+      test = { name, isOpen: true, servedKeys: new Set(), isResponderOwn: false };
+    },
+    endTest() {
+      const left = queue;
+      queue = [];
+      if (!test) return left;
+      for (const k of test.servedKeys) servedBefore.set(k, test.name);
+      if (test.isResponderOwn) responder = null;
+      test = { ...test, isOpen: false, servedKeys: new Set(), isResponderOwn: false };
+      return left;
     },
     async close() {
       isClosing = true;

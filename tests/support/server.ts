@@ -7,6 +7,7 @@ import { readEnv } from '../../server/http/env';
 import { startServer, type Logger, type RunningServer } from '../../server/http/server';
 import { fetchAsAdmin, TEST_ADMIN_TOKEN } from './auth';
 import type { YClient } from './yclient';
+import { UI_MS } from './timing';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -42,7 +43,7 @@ export async function createNotebook(baseUrl: string, title?: string): Promise<s
  * POSTs JSON to a cell route of a cell a Yjs client has just inserted: the route answers 404 until
  * the insert has reached the server, so this retries 404s for a few seconds.
  */
-export async function postWhenCellArrives(url: string, body: unknown = {}, timeoutMs = 5000): Promise<{ status: number; body: any }> {
+export async function postWhenCellArrives(url: string, body: unknown = {}, timeoutMs = UI_MS): Promise<{ status: number; body: any }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetchAsAdmin(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 import { TEST_ADMIN_TOKEN } from './auth';
+import { UI_MS } from './timing';
 
 // each WebsocketProvider adds a process 'exit' listener in Node; tests run ten at a time
 process.setMaxListeners(100);
@@ -47,7 +48,7 @@ export function connectClient(wsUrl: string, notebookId: string, opts: { connect
 }
 
 export async function waitFor<T>(fn: () => T | undefined | null | false, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? UI_MS);
   for (;;) {
     const v = fn();
     if (v) return v;

@@ -10,6 +10,7 @@ import {
   type ModelConfig,
 } from '../../server/ai/provider';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { scaled } from '../support/timing';
 
 let fake: FakeOpenAI;
 let cfg: ModelConfig;
@@ -198,7 +199,7 @@ describe('streamTurn', () => {
     const err = await expectProviderError(streamTurn(cfg, messages, { ...fast, retries: 2 }), 'SERVER');
     expect(err.status).toBe(503);
     expect(fake.requests).toHaveLength(3);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(scaled(2_000));
   });
 
   it('maps an unreachable endpoint to UNREACHABLE after retrying', async () => {
@@ -230,7 +231,7 @@ describe('streamTurn', () => {
     fake.script([{ hangMs: 10_000 }]);
     const started = Date.now();
     await expectProviderError(streamTurn(cfg, messages, { ...fast, timeoutMs: 300 }), 'TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(scaled(2_000));
   });
 
   it('maps silence between chunks to TIMEOUT (idle timeout)', async () => {
@@ -238,7 +239,7 @@ describe('streamTurn', () => {
     const started = Date.now();
     const err = await expectProviderError(streamTurn(cfg, messages, { ...fast, idleTimeoutMs: 150 }), 'TIMEOUT');
     expect(err.message).toMatch(/sent nothing/);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(scaled(2_000));
   });
 
   it('maps an abort to ABORTED, mid-stream and before the start', async () => {
@@ -272,7 +273,7 @@ describe('streamTurn', () => {
       streamTurn(cfg, messages, { signal: controller.signal, retryBaseDelayMs: 5_000, retryMaxDelayMs: 5_000 }),
       'ABORTED',
     );
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(scaled(1_000));
     expect(fake.requests).toHaveLength(1);
   });
 

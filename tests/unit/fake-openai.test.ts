@@ -2,7 +2,8 @@
 // `openai` client and with plain fetch, so a drift from OpenAI's format fails here first.
 import OpenAI, { APIError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NO_SCRIPTED_REPLY_MESSAGE, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { LATE_REQUEST_MESSAGE, NO_SCRIPTED_REPLY_MESSAGE, NO_TEST_MESSAGE, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { scaled } from '../support/timing';
 
 let fake: FakeOpenAI;
 let client: OpenAI;
@@ -205,8 +206,63 @@ describe('fake-openai', () => {
     await new Promise((r) => setTimeout(r, 50));
     const started = Date.now();
     await fake.close();
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(scaled(1_000));
     await pending;
     fake = await startFakeOpenAI(); // afterEach closes it
+  });
+});
+
+// Issue 24: a reply scripted for one test never reaches another.
+describe('fake-openai bound to tests', () => {
+  const ask = (messages: any[]) => client.chat.completions.create({ model: 'm', messages });
+
+  it('answers what a test left unused when it ends, and starts the next test empty', async () => {
+    fake.beginTest('first');
+    fake.script([{ content: 'used' }, { toolCall: { name: 'run_python', arguments: { code: 'print(1)' } } }, { content: 'The total is 8.' }]);
+    await ask(userMessage);
+    const left = fake.endTest();
+    expect(left).toHaveLength(2);
+    fake.beginTest('second');
+    expect(fake.pending).toBe(0);
+    expect(fake.requests).toEqual([]);
+    // the second test's request gets the second test's reply, not the first's leftovers
+    fake.script([{ content: 'mine' }]);
+    expect((await ask(userMessage)).choices[0]!.message.content).toBe('mine');
+    expect(fake.endTest()).toEqual([]);
+  });
+
+  it("a finished test's late request gets an error naming it, and leaves the next test's reply alone", async () => {
+    fake.beginTest('writes code');
+    fake.script([{ toolCall: { name: 'run_python', arguments: { code: 'print(1)' } } }, { content: 'Done early.' }]);
+    const first = await ask(userMessage);
+    const call = first.choices[0]!.message.tool_calls![0]!;
+    fake.endTest();
+    fake.beginTest('the next test');
+    fake.script([{ content: 'for the next test' }]);
+    // the first test's generation goes on: it sends the tool's output back
+    const late = ask([...userMessage, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: call.id, content: '1' }]);
+    await expect(late).rejects.toThrow(`${LATE_REQUEST_MESSAGE} ("writes code")`);
+    // a late fix attempt that echoes the first test's text is refused the same way
+    fake.endTest();
+    fake.beginTest('third');
+    fake.script([{ content: 'third reply' }]);
+    await expect(ask([...userMessage, { role: 'assistant', content: 'Done early.' }, { role: 'user', content: 'again' }])).resolves.toBeTruthy();
+    expect(fake.pending).toBe(0);
+    fake.endTest();
+    // 'for the next test' was never used: the late request did not take it
+    fake.beginTest('fourth');
+    fake.script([{ content: 'x' }]);
+    await ask(userMessage);
+    fake.endTest();
+  });
+
+  it('refuses a request between tests, and a reset() that would throw a test\'s replies away', async () => {
+    fake.beginTest('a');
+    fake.endTest();
+    await expect(ask(userMessage)).rejects.toThrow(`${NO_TEST_MESSAGE} (after "a")`);
+    fake.beginTest('b');
+    fake.script([{ content: 'never asked for' }]);
+    expect(() => fake.reset()).toThrow(/reset\(\) with 1 scripted reply of "b" never used: the text "never asked for"/);
+    expect(fake.endTest()).toHaveLength(1);
   });
 });

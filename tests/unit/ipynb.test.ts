@@ -15,6 +15,7 @@ import {
   outputToY,
 } from '../../common/notebook/model';
 import { MAX_OUTPUT_BYTES, MAX_OUTPUTS_PER_RUN, MAX_STREAM_CHARS_PER_RUN, MAX_TRACEBACK_CHARS, TRUNCATION_METADATA_KEY } from '../../common/notebook/limits';
+import { MAX_NESTING_DEPTH } from '../../common/notebook/nesting';
 import { AI_CONTEXT_KEY, type AiInfo, type Output } from '../../common/notebook/types';
 import {
   docToIpynb,
@@ -293,5 +294,102 @@ describe('import', () => {
     expect(titleFrom('  ', undefined)).toBe(DEFAULT_TITLE);
     expect(importIpynb(nb([], { metadata: { title: 'From meta' } }), { name: 'file.ipynb' }).title).toBe('From meta');
     expect(importIpynb(nb([]), { name: 'file.ipynb' }).title).toBe('file');
+  });
+});
+
+describe('nesting depth and notebooks stored before the rules (docs/decisions/0025)', () => {
+  const nested = (levels: number): unknown => {
+    let v: unknown = { x: 1 };
+    for (let i = 1; i < levels; i++) v = { a: v };
+    return v;
+  };
+
+  it('an import nested past MAX_NESTING_DEPTH is refused naming the limit and where; one at the limit imports', () => {
+    // notebook 1, cells 2, cell 3, metadata 4: a value under a metadata key starts at level 5
+    const at = (levels: number) => nb([{ ...code('c1'), metadata: { deep: nested(levels) } }]);
+    expect(importIpynb(at(MAX_NESTING_DEPTH - 4)).cellCount).toBe(1);
+    let err: IpynbError | null = null;
+    try {
+      importIpynb(at(MAX_NESTING_DEPTH - 3));
+    } catch (e) {
+      err = e as IpynbError;
+    }
+    expect(err?.code).toBe('INVALID_NOTEBOOK');
+    expect(err?.message).toMatch(/nested more than 64 levels deep \(MAX_NESTING_DEPTH\) at cells\[0\]\.metadata\.deep\.a\.a/);
+    // far deeper than any recursive reader survives: still a clean refusal
+    expect(() => importIpynb(`{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [${'['.repeat(100_000)}${']'.repeat(100_000)}]}`)).toThrow(/MAX_NESTING_DEPTH/);
+  });
+
+  it('whatever the limit lets into the document exports within it and imports back', () => {
+    const doc = new Y.Doc();
+    initNotebook(doc);
+    const cell = cellsOf(doc).get(0);
+    (cell.get('metadata') as Y.Map<unknown>).set('deep', nested(MAX_NESTING_DEPTH - 4));
+    cell.set('extra', nested(MAX_NESTING_DEPTH - 6)); // ours: under metadata.ynotebook in the file
+    const text = serializeIpynb(docToIpynb(doc));
+    expect(importIpynb(text).cellCount).toBe(1);
+  });
+
+  it('a document stored with values thousands deep, binary data and BigInts exports valid nbformat with notices', () => {
+    const doc = new Y.Doc();
+    initNotebook(doc);
+    insertCell(doc, 1, { source: 'print(1)' });
+    const [first, second] = cellsOf(doc).toArray();
+    // as an old stored notebook may hold them: written without the layout check
+    (first.get('metadata') as Y.Map<unknown>).set('deep', nested(3000));
+    (first.get('metadata') as Y.Map<unknown>).set('tags', 5); // schema: a list of strings
+    (first.get('metadata') as Y.Map<unknown>).set('big', 2n ** 70n);
+    first.set('blob', new Uint8Array([1, 2, 3]));
+    // Y.Maps nested one in another, each added to the document in turn (as updates over time would)
+    let ym = new Y.Map<unknown>();
+    first.set('ai_like', ym);
+    doc.transact(() => {
+      for (let i = 0; i < 6000; i++) {
+        const child = new Y.Map<unknown>();
+        ym.set('a', child);
+        ym = child;
+      }
+    });
+    (second.get('outputs') as Y.Array<unknown>).push([
+      { output_type: 'display_data', metadata: {}, data: { 'application/json': nested(5000) } },
+      { output_type: 'stream', name: 'stdout', text: 'kept\n' },
+    ]);
+    metaOf(doc).set('metadata', { kernelspec: 'not an object', deep: nested(4000) });
+
+    const out = docToIpynb(doc);
+    const text = serializeIpynb(out);
+    expect(nbformatValidator().validate(JSON.parse(text))).toEqual([]);
+    const [c1, c2] = out.cells;
+    expect(JSON.stringify(c1.metadata.deep)).toContain('nested more than 64 levels deep (MAX_NESTING_DEPTH)');
+    expect(c1.metadata.tags).toBeUndefined();
+    expect((c1.metadata[IPYNB_METADATA_KEY] as Record<string, unknown>).removed_on_export).toEqual([
+      'cells[0].metadata.tags: must be array, not integer (removed on export)',
+    ]);
+    expect(c1.metadata.big).toBe('1180591620717411303424');
+    expect((c1.metadata[IPYNB_METADATA_KEY] as Record<string, unknown>).blob).toBe('[binary data: 3 bytes]');
+    expect(c2.outputs).toHaveLength(2);
+    expect(c2.outputs![0].data).toEqual({ 'text/plain': ['Output removed on export: it was nested more than 64 levels deep (MAX_NESTING_DEPTH).'] });
+    expect(c2.outputs![1].text).toEqual(['kept\n']);
+    // a kernelspec of the wrong form is replaced by the default, and said so
+    expect(out.metadata.kernelspec).toEqual({ name: 'python3', display_name: 'Python 3', language: 'python' });
+    expect(JSON.stringify(out.metadata.ynotebook)).toContain('metadata.kernelspec: must be object');
+    // and the export imports back
+    expect(importIpynb(text).cellCount).toBe(2);
+  });
+
+  it('the model code the page uses (outputsToJSON, cellToJSON) reads such a document without running out of stack', () => {
+    const doc = new Y.Doc();
+    initNotebook(doc);
+    const cell = cellsOf(doc).get(0);
+    (cell.get('outputs') as Y.Array<unknown>).push([
+      { output_type: 'display_data', metadata: {}, data: { 'application/json': nested(5000) } },
+      outputToY({ output_type: 'stream', name: 'stdout', text: 'still here\n' }),
+    ]);
+    (cell.get('metadata') as Y.Map<unknown>).set('deep', nested(5000));
+    const json = cellToJSON(cell);
+    expect(json.outputs).toHaveLength(2);
+    expect(JSON.stringify(json.outputs![0])).toContain('MAX_NESTING_DEPTH');
+    expect(json.outputs![1]).toEqual({ output_type: 'stream', name: 'stdout', text: 'still here\n' });
+    expect(() => JSON.stringify(json)).not.toThrow();
   });
 });

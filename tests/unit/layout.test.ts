@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { checkLayout, checkLayoutTransaction, type LayoutCheck } from '../../common/notebook/layout';
-import { cellsOf, cloneCell, createCellMap, initNotebook, insertCell, metaOf, moveCell, outputToY, setCellType, splitCell } from '../../common/notebook/model';
+import { cellsOf, cloneCell, createCellMap, initNotebook, insertCell, metaOf, moveCell, outputToY, setCellType, setTitle, splitCell } from '../../common/notebook/model';
+import { MAX_NESTING_DEPTH } from '../../common/notebook/nesting';
 
 /** Runs `edit` in one transaction of a fresh notebook and returns what the incremental check says. */
 function check(edit: (doc: Y.Doc) => void, setup?: (doc: Y.Doc) => void): LayoutCheck {
@@ -165,5 +167,107 @@ describe('checkLayout of a whole document', () => {
     cellsOf(doc).push([createCellMap({ id }), createCellMap()]);
     cellsOf(doc).get(2).set('source', 'nope');
     expect(checkLayout(doc)).toEqual([`cell 1: duplicate id ${id}`, 'cell 2: cell source is not a Y.Text']);
+  });
+});
+
+/** `{a: {a: ... {x: 1}}}` with `levels` objects. */
+function nested(levels: number): Record<string, unknown> {
+  let v: Record<string, unknown> = { x: 1 };
+  for (let i = 1; i < levels; i++) v = { a: v };
+  return v;
+}
+
+describe('nesting depth (MAX_NESTING_DEPTH, counted as in the .ipynb file)', () => {
+  // cell metadata is level 4 of the file: a value set under one of its keys starts at level 5
+  const roomInMetadata = MAX_NESTING_DEPTH - 4;
+
+  it('refuses a plain value nested past the limit in cell metadata, in an output, in meta, in our own keys', () => {
+    const md = (d: Y.Doc) => cellsOf(d).get(0).get('metadata') as Y.Map<unknown>;
+    expect(check((d) => md(d).set('k', nested(roomInMetadata))).problem).toBeNull();
+    const refused = check((d) => md(d).set('k', nested(roomInMetadata + 1))).problem;
+    expect(refused).toMatch(/nested more than 64 levels deep \(MAX_NESTING_DEPTH\)/);
+    expect(refused).toMatch(/in cell [a-z0-9]+ metadata/);
+    // thousands deep: what made export fail for ever
+    expect(check((d) => md(d).set('k', nested(3000))).problem).toMatch(/MAX_NESTING_DEPTH/);
+    // an output is level 5, its data 6, a MIME value 7
+    const outputs = (d: Y.Doc) => cellsOf(d).get(0).get('outputs') as Y.Array<unknown>;
+    const display = (levels: number) => ({ output_type: 'display_data', metadata: {}, data: { 'application/json': nested(levels) } });
+    expect(check((d) => outputs(d).push([display(MAX_NESTING_DEPTH - 6)])).problem).toBeNull();
+    expect(check((d) => outputs(d).push([display(MAX_NESTING_DEPTH - 5)])).problem).toMatch(/MAX_NESTING_DEPTH.*outputs/);
+    // meta metadata is level 2 of the file
+    expect(check((d) => metaOf(d).set('metadata', nested(MAX_NESTING_DEPTH - 1))).problem).toBeNull();
+    expect(check((d) => metaOf(d).set('metadata', nested(MAX_NESTING_DEPTH))).problem).toMatch(/MAX_NESTING_DEPTH.*in meta metadata/);
+    // our keys ride under metadata.ynotebook in the file: two levels deeper than where they sit here
+    expect(check((d) => cellsOf(d).get(0).set('extra', nested(MAX_NESTING_DEPTH - 5))).problem).toBeNull();
+    expect(check((d) => cellsOf(d).get(0).set('extra', nested(MAX_NESTING_DEPTH - 4))).problem).toMatch(/MAX_NESTING_DEPTH/);
+  });
+
+  it('refuses nested Y.Maps, also when each update adds one level', () => {
+    const doc = new Y.Doc();
+    initNotebook(doc, { title: 't' });
+    let problem: string | null = null;
+    doc.on('afterTransaction', (tr: Y.Transaction) => {
+      if (tr.origin === 'test') problem = checkLayoutTransaction(tr).problem;
+    });
+    let m = cellsOf(doc).get(0).get('metadata') as Y.Map<unknown>; // level 4
+    let level = 4;
+    while (problem === null && level < 200) {
+      const child = new Y.Map<unknown>();
+      doc.transact(() => m.set('a', child), 'test');
+      m = child;
+      level++;
+    }
+    expect(level).toBe(MAX_NESTING_DEPTH + 1);
+    expect(problem).toMatch(/nested more than 64 levels deep/);
+  });
+
+  it('a value built in one transaction out of Y types is refused as a whole', () => {
+    const deepMap = () => {
+      let m = new Y.Map<unknown>();
+      m.set('x', 1);
+      for (let i = 0; i < 300; i++) {
+        const p = new Y.Map<unknown>();
+        p.set('a', m);
+        m = p;
+      }
+      return m;
+    };
+    expect(check((d) => (cellsOf(d).get(0).get('metadata') as Y.Map<unknown>).set('k', deepMap())).problem).toMatch(/MAX_NESTING_DEPTH/);
+    expect(check((d) => cellsOf(d).push([createCellMap({ metadata: { k: nested(500) } })])).problem).toMatch(/MAX_NESTING_DEPTH/);
+  });
+
+  it('real notebooks stay far below it (the fixtures nest at most 9 levels)', () => {
+    const depth = (v: unknown): number => (typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0);
+    const dir = new URL('../fixtures/notebooks/', import.meta.url);
+    const most = Math.max(...fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).map((f) => depth(JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')))));
+    expect(most).toBeLessThanOrEqual(MAX_NESTING_DEPTH / 4);
+  });
+
+  it('whole-document check reports a deep value', () => {
+    const doc = new Y.Doc();
+    initNotebook(doc);
+    (cellsOf(doc).get(0).get('metadata') as Y.Map<unknown>).set('k', nested(100));
+    expect(checkLayout(doc)).toEqual(['a value is nested more than 64 levels deep (MAX_NESTING_DEPTH)']);
+  });
+});
+
+describe('the title written over Yjs follows the rename rules of the API (title.ts)', () => {
+  it('refuses a title too long, with control or bidi characters, or empty; names the rule', () => {
+    expect(check((d) => metaOf(d).set('title', 'x'.repeat(5000))).problem).toMatch(/title is 5000 characters long; at most 200 \(MAX_TITLE_LENGTH\)/);
+    expect(check((d) => metaOf(d).set('title', `${'x'.repeat(150)}${' '.repeat(100)}`)).problem).toMatch(/MAX_TITLE_LENGTH/);
+    expect(check((d) => metaOf(d).set('title', 'invoice\u202Efdp.exe')).problem).toMatch(/control character \(U\+202E\) at position 8/);
+    expect(check((d) => metaOf(d).set('title', 'two\nlines')).problem).toMatch(/U\+000A/);
+    expect(check((d) => metaOf(d).set('title', '   ')).problem).toMatch(/title is empty/);
+  });
+
+  it('accepts what the title field writes (setTitle cleans) and other meta changes under an old bad title', () => {
+    expect(check((d) => setTitle(d, 'Sales\u2066 report\u2069 2026\n')).problem).toBeNull();
+    const doc = new Y.Doc();
+    initNotebook(doc);
+    metaOf(doc).set('title', 'stored before the rule\u202E'); // as an old document may have it
+    let problem: string | null = 'unset';
+    doc.on('afterTransaction', (tr: Y.Transaction) => (problem = checkLayoutTransaction(tr).problem));
+    metaOf(doc).set('metadata', { kernelspec: { name: 'python3' } });
+    expect(problem).toBeNull();
   });
 });

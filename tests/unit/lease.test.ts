@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_PREFIX, LEASE_PREFIX, NotebookLeases } from '../../server/notebook/lease';
 import { startRedis, type TestRedis } from '../support/redis';
+import { scaled } from '../support/timing';
 
 let redis: TestRedis;
 const conns: Redis[] = [];
@@ -64,7 +65,7 @@ describe('notebook leases on Redis', () => {
     expect((await b.claim(id))?.instance).toBe('a');
     const started = Date.now();
     while ((await b.claim(id)) !== null) await sleep(50);
-    expect(Date.now() - started).toBeLessThan(800);
+    expect(Date.now() - started).toBeLessThan(scaled(800));
     expect(b.fence(id)!).toBeGreaterThan(firstFence);
     await a.close();
   });

@@ -174,6 +174,56 @@ describe.each(backends)('$name storage', ({ place }) => {
     await expect(st.createGrant(grant('orphan', 'nope', 'editor'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it("sessions: found with their grant, touched, ended one by one, all the admin's at once, expired; a grant's go with it and with its notebook", async () => {
+    const { st, place: p } = await fresh();
+    await st.createNotebook({ id: 'n1', title: 't' }, undefined, grant('own', 'n1', 'owner', 1000));
+    await st.createGrant(grant('ed', 'n1', 'editor', 2000));
+    const admin = (idHash: string, createdAt = 5000, usedAt = createdAt) => ({ idHash, grantId: null, adminTag: `tag-${idHash}`, createdAt, usedAt });
+    const ofGrant = (idHash: string, grantId: string, createdAt = 5000) => ({ idHash, grantId, adminTag: null, createdAt, usedAt: createdAt });
+    await st.createSession(admin('a1'));
+    await st.createSession(admin('a2', 100, 200));
+    await st.createSession(ofGrant('e1', 'ed'));
+    await st.createSession(ofGrant('e2', 'ed'));
+    await st.createSession(ofGrant('o1', 'own'));
+    await expect(st.createSession(ofGrant('x', 'no-such-grant'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(st.createSession(admin('a1'))).rejects.toBeInstanceOf(StorageError);
+
+    expect(await st.findSession('a1')).toEqual({ ...admin('a1'), grant: null });
+    expect(await st.findSession('e1')).toEqual({ ...ofGrant('e1', 'ed'), grant: grant('ed', 'n1', 'editor', 2000) });
+    expect(await st.findSession('nothing')).toBeNull();
+    await st.touchSession('a1', 9000);
+    await st.touchSession('a1', 8000); // never backwards
+    expect((await st.findSession('a1'))?.usedAt).toBe(9000);
+    expect((await st.listGrantSessions('ed')).sort()).toEqual(['e1', 'e2']);
+
+    // the newest `keep` of a principal stay (e1 and e2 were made at the same time: the order is still fixed)
+    await st.createSession({ ...ofGrant('e3', 'ed'), createdAt: 6000, usedAt: 6000 });
+    expect(await st.trimSessions('ed', 5)).toEqual([]);
+    expect(await st.trimSessions('ed', 1)).toEqual(expect.arrayContaining(['e1', 'e2']));
+    expect(await st.listGrantSessions('ed')).toEqual(['e3']);
+    await st.createSession(ofGrant('e1', 'ed'));
+    await st.createSession(ofGrant('e2', 'ed'));
+    expect(await st.trimSessions(null, 2)).toEqual([]);
+    expect(await st.findSession('o1')).not.toBeNull();
+    await st.deleteSessions(['e3']);
+    expect(await st.deleteSessions(['e2', 'nothing'])).toEqual(['e2']);
+    expect(await st.deleteSessions([])).toEqual([]);
+    // made before 150, or unused since 300: a2
+    expect(await st.deleteExpiredSessions(150, 300)).toEqual(['a2']);
+    expect(await st.deleteAdminSessions()).toEqual(['a1']);
+    expect(await st.findSession('e1')).not.toBeNull();
+    // they outlive a reopen
+    await st.close();
+    const again = await p.open();
+    opened.push(again);
+    expect(await again.findSession('e1')).not.toBeNull();
+    // revoking the link ends its sessions; deleting the notebook ends the owner's
+    await again.deleteGrant('n1', 'ed');
+    expect(await again.findSession('e1')).toBeNull();
+    await again.deleteNotebook('n1');
+    expect(await again.findSession('o1')).toBeNull();
+  });
+
   it('deleting a notebook removes its updates, snapshot and grants', async () => {
     const { st } = await fresh();
     await st.createNotebook({ id: 'n1', title: 't' }, undefined, grant('own', 'n1', 'owner'));

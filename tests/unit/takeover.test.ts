@@ -15,6 +15,8 @@ describe('requests that need the notebook kernel', () => {
     ['GET', '/notebooks/abc/files', true],
     ['PUT', '/notebooks/abc/files/a/b.csv', true],
     ['DELETE', '/notebooks/abc/files/b.csv', true],
+    ['GET', '/notebooks/abc/packages', true],
+    ['DELETE', '/notebooks/abc/packages', true],
     ['POST', '/notebooks/abc/interrupt', false],
     ['POST', '/notebooks/abc/cells/c1/stop', false],
     ['POST', '/notebooks/abc/complete', false],
