@@ -142,6 +142,11 @@ def _install_launcher_kernelspec():
     argv += ["--memory-mb", os.environ.get("KG_KERNEL_MEMORY_MB", "0")]
     argv += ["--pids-max", os.environ.get("KG_KERNEL_PIDS_MAX", "0")]
     argv += ["--tmp-mb", os.environ.get("KG_KERNEL_TMP_MB", "512")]
+    # resources per kernel and its user (docs/decisions/0023-kernel-resources.md)
+    argv += ["--memory-cgroup", "on" if os.environ.get("KG_KERNEL_MEMORY_CGROUP") == "1" else "off"]
+    argv += ["--disk-mb", os.environ.get("KG_KERNEL_DISK_MB", "0")]
+    argv += ["--disk-quota", "on" if os.environ.get("KG_KERNEL_DISK_QUOTA") == "1" else "off"]
+    argv += ["--kernel-user", os.environ.get("KG_KERNEL_USER", "")]
     network = os.environ.get("KG_KERNEL_NETWORK", "host")
     argv += ["--network", network]
     if network == "internet":

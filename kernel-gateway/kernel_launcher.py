@@ -17,14 +17,19 @@ internet (see "The kernel's network" below and docs/decisions/0022-kernel-networ
 
 import argparse
 import ctypes
+import errno
+import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 
 # Files of /etc that hold secrets; they are hidden (replaced by an empty file) in the sandbox.
@@ -56,6 +61,11 @@ def parse_args(argv):
     p.add_argument("--memory-mb", type=int, default=0)
     p.add_argument("--pids-max", type=int, default=0)
     p.add_argument("--tmp-mb", type=int, default=512)
+    p.add_argument("--memory-cgroup", choices=["on", "off"], default="off", help="--memory-mb for the kernel and its children together")
+    p.add_argument("--disk-mb", type=int, default=0, help="the working directory's quota (FILES_QUOTA_MB; 0: none)")
+    p.add_argument("--disk-quota", choices=["on", "off"], default="off", help="on: a file system of --disk-mb; off: one file at most --disk-mb")
+    p.add_argument("--probe", action="store_true", help="print what of the per-kernel limits works here (JSON) and exit")
+    p.add_argument("--kernel-user", default="", help="uid:gid the sandboxed kernel runs as (empty: the launcher's)")
     p.add_argument("--network", choices=["host", "none", "internet"], default="host")
     p.add_argument("--ipc-root", default="", help="folder of the per-kernel ipc socket folders (--network none|internet)")
     p.add_argument("--slirp4netns", default="slirp4netns", help="the user-mode networking tool (--network internet)")
@@ -64,7 +74,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.cmd and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
-    if not args.cmd:
+    if not args.cmd and not args.probe:
         fail("no kernel command given")
     return args
 
@@ -189,6 +199,9 @@ def bwrap_command(args, wd, env, net=None):
     b += network_args(args, net)
     # as root, bwrap keeps no capability unless told; say so explicitly
     b += ["--cap-drop", "ALL"]
+    if args.drop_to:
+        # only to become the kernel's user (drop_privileges); a uid change clears them all
+        b += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     for p in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]:
         ro_path(b, p)
     for name in ETC_SECRETS:
@@ -201,8 +214,10 @@ def bwrap_command(args, wd, env, net=None):
             b += ["--tmpfs", p, "--remount-ro", p]
     b += network_mounts(net)
     b += ["--proc", "/proc", "--dev", "/dev"]
-    b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    b += ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_HOME]
+    # bwrap makes them as root: world-writable (sticky) for the kernel's own user, the only one there
+    tmp_perms = ["--perms", "1777"] if args.drop_to else []
+    b += tmp_perms + ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    b += tmp_perms + ["--size", str(args.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_HOME]
     # Everything below comes after the private /tmp: a checkout, the venv, the work root or the
     # runtime dir may live below /tmp (a fresh clone in /tmp, tests, XDG dirs), and a bind made
     # before the tmpfs would be hidden by it.
@@ -210,12 +225,14 @@ def bwrap_command(args, wd, env, net=None):
     prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), os.path.abspath(sys.prefix)}
     for extra in args.ro:
         prefixes.add(os.path.abspath(extra))
-    for p in sorted(prefixes):
-        if not any(p == s or p.startswith(s + "/") for s in ("/usr", "/bin", "/lib", "/lib64")):
-            b += ["--ro-bind", p, p]
+    prefixes = [p for p in sorted(prefixes) if not any(p == s or p.startswith(s + "/") for s in ("/usr", "/bin", "/lib", "/lib64"))]
+    ipc_dir = ipc_socket_dir(args, cf)
+    if args.drop_to:
+        visible_parents(b, prefixes + [wd, cf, ipc_dir])
+    for p in prefixes:
+        b += ["--ro-bind", p, p]
     b += ["--bind", wd, wd]
     b += ["--ro-bind", cf, cf]
-    ipc_dir = ipc_socket_dir(args, cf)
     if ipc_dir:
         b += ["--bind", ipc_dir, ipc_dir]
     # the sandbox's own root (a tmpfs holding the mount points) read-only too: nothing can be
@@ -225,6 +242,389 @@ def bwrap_command(args, wd, env, net=None):
     for k, v in sorted(env.items()):
         b += ["--setenv", k, v]
     return b + ["--"] + args.cmd
+
+# --- Resources per kernel and an unprivileged kernel (docs/decisions/0023-kernel-resources.md) ---
+# Kept apart from the sandbox's mounts above: a memory cgroup for the kernel and all its children,
+# a file system of its own (a loop-mounted ext4 image) as the working directory's disk quota, and
+# the sandboxed kernel dropped to an unprivileged uid, so nothing it makes belongs to root.
+CGROUP_FS = "/sys/fs/cgroup"
+# The working directory's file system: an image file inside the folder, mounted over the folder in
+# a mount namespace of the kernel's own. The host's folder shows only the image; the kernel, only
+# its files. Renaming the folder (a claimed spare) takes the image along.
+DISK_IMAGE_NAME = ".ynotebook-disk.img"
+MiB = 1024 * 1024
+# ext4 keeps its metadata (journal, inode tables) in the image: it is made this much larger than the
+# quota at most, until what files can use is the quota itself
+DISK_SIZE_PASSES = 2
+# A kernel that is being restarted may still hold the image's loop device for a moment
+DISK_MOUNT_ATTEMPTS = 50
+# nosuid, nodev: a setuid file or a device node in the folder means nothing. noinit_itable: the
+# image is a fresh sparse file (its inode tables read as zeros), so ext4 need not write them out
+# in the background, which would take host disk the notebook never used. discard: a deleted file
+# punches its blocks out of the image, so the host gets that disk back.
+DISK_MOUNT_OPTIONS = "loop,nosuid,nodev,noatime,noinit_itable,discard"
+DISK_MOUNT_RETRY_S = 0.1
+CLONE_NEWNS = 0x00020000
+MS_REC = 0x4000
+MS_SLAVE = 0x80000
+# Runs inside the sandbox as root with only CAP_SETUID/CAP_SETGID, then becomes the kernel: -I -S so
+# that nothing of the notebook's folder (a sitecustomize.py on PYTHONPATH) runs before the drop.
+DROP_PRIVILEGES_CODE = (
+    "import os, sys\n"
+    "u, g = int(sys.argv[1]), int(sys.argv[2])\n"
+    "os.setgroups([]); os.setresgid(g, g, g); os.setresuid(u, u, u)\n"
+    "if os.getresuid() != (u, u, u) or os.getresgid() != (g, g, g) or os.getgroups(): os._exit(70)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+def note(msg):
+    print("ynotebook kernel launcher: %s" % msg, file=sys.stderr, flush=True)
+
+
+def own_cgroup(controller):
+    """This process's group in the v1 hierarchy of `controller`, or in the unified one (None)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                hid, ctrls, path = line.rstrip("\n").split(":", 2)
+                if (controller is None and hid == "0") or (controller and controller in ctrls.split(",")):
+                    return path
+    except OSError:
+        pass
+    return "/"
+
+
+def memory_cgroup_parent():
+    """(folder of the kernels' memory groups, 'v1' | 'v2'), below this process's own group, so a
+    limit put on the server's service still holds its kernels too; (None, reason) when neither."""
+    v1 = os.path.join(CGROUP_FS, "memory")
+    if os.path.isfile(os.path.join(v1, "memory.limit_in_bytes")):
+        base = os.path.join(v1, own_cgroup("memory").lstrip("/"))
+        return os.path.join(base if os.path.isdir(base) else v1, CGROUP_GROUP), "v1"
+    if os.path.isfile(os.path.join(CGROUP_FS, "cgroup.controllers")):
+        return os.path.join(CGROUP_FS, own_cgroup(None).lstrip("/"), CGROUP_GROUP), "v2"
+    return None, "no cgroup memory controller is mounted at %s" % CGROUP_FS
+
+
+def sweep_empty_groups(parent):
+    # groups of kernels that are gone are empty; rmdir refuses the others (EBUSY)
+    for name in os.listdir(parent):
+        d = os.path.join(parent, name)
+        if os.path.isdir(d):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def write_file(path, value):
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def make_memory_cgroup(limit_bytes):
+    """Makes a memory group limited to limit_bytes (memory and swap) and returns its folder."""
+    parent, version = memory_cgroup_parent()
+    if parent is None:
+        raise OSError(errno.ENOENT, version)
+    if version == "v2" and not os.path.isdir(parent):
+        os.mkdir(parent)
+    if version == "v2":
+        # the controller must be handed down; the kernel's own group is a leaf below ours
+        write_file(os.path.join(os.path.dirname(parent), "cgroup.subtree_control"), "+memory")
+        write_file(os.path.join(parent, "cgroup.subtree_control"), "+memory")
+    os.makedirs(parent, exist_ok=True)
+    sweep_empty_groups(parent)
+    mine = os.path.join(parent, uuid.uuid4().hex)
+    os.mkdir(mine)
+    try:
+        if version == "v1":
+            write_file(os.path.join(mine, "memory.limit_in_bytes"), str(limit_bytes))
+            # memsw (memory + swap) exists only with swap accounting; without it there is no swap to escape to
+            if os.path.exists(os.path.join(mine, "memory.memsw.limit_in_bytes")):
+                write_file(os.path.join(mine, "memory.memsw.limit_in_bytes"), str(limit_bytes))
+        else:
+            write_file(os.path.join(mine, "memory.max"), str(limit_bytes))
+            if os.path.exists(os.path.join(mine, "memory.swap.max")):
+                write_file(os.path.join(mine, "memory.swap.max"), "0")
+    except OSError:
+        os.rmdir(mine)
+        raise
+    return mine
+
+
+def join_memory_cgroup(args):
+    """Puts this process (and so the kernel and every child it starts) in a memory group of
+    --memory-mb. Past it the kernel's OOM killer ends the largest process of the group (often the
+    child that allocated); the server and the other kernels are not touched."""
+    if args.memory_cgroup != "on" or args.memory_mb <= 0:
+        return
+    try:
+        mine = make_memory_cgroup(args.memory_mb * MiB)
+        write_file(os.path.join(mine, "cgroup.procs"), str(os.getpid()))
+    except OSError as e:
+        note("no memory limit for the kernel as a whole, only per process (memory cgroup not usable: %s)" % e)
+
+
+def unshare_mount_namespace():
+    """A mount namespace of this launcher's own (inherited by bwrap or the kernel): what is mounted
+    here is seen by the kernel alone and goes away with its last process."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "unshare(CLONE_NEWNS): %s" % os.strerror(e))
+    # slave: the host's later mounts still reach us, ours never reach the host
+    if libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "making / a slave mount: %s" % os.strerror(e))
+
+
+# mkfs.ext4, losetup, mount live in sbin, which the gateway's PATH leaves out
+TOOLS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def run_tool(cmd, ok=(0,)):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={"PATH": TOOLS_PATH, "LC_ALL": "C"})
+    if r.returncode not in ok:
+        raise OSError(errno.EIO, "%s failed (%d): %s" % (cmd[0], r.returncode, r.stdout.strip()[-300:]))
+    return r.stdout
+
+
+def ext4_free_bytes(image):
+    out = run_tool(["dumpe2fs", "-h", image])
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return int(fields["Free blocks"].strip()) * int(fields["Block size"].strip())
+
+
+def make_ext4(image, size, user):
+    with open(image, "wb") as f:
+        f.truncate(size)  # sparse: the image takes on disk what its files take
+    opts = "lazy_itable_init=1,lazy_journal_init=1" + (",root_owner=%d:%d" % user if user else "")
+    run_tool(["mkfs.ext4", "-q", "-F", "-m", "0", "-L", "ynotebook", "-E", opts, image])
+
+
+def make_disk_image(image, usable_bytes, user):
+    size = usable_bytes
+    for _ in range(DISK_SIZE_PASSES):
+        make_ext4(image, size, user)
+        free = ext4_free_bytes(image)
+        if free >= usable_bytes:
+            return
+        size += usable_bytes - free + MiB
+
+
+def tree_bytes(top, skip):
+    total = 0
+    for name in os.listdir(top):
+        if name in skip:
+            continue
+        p = os.path.join(top, name)
+        st = os.lstat(p)
+        total += st.st_size
+        if os.path.isdir(p) and not os.path.islink(p):
+            for root, dirs, files in os.walk(p):
+                for n in dirs + files:
+                    try:
+                        total += os.lstat(os.path.join(root, n)).st_size
+                    except OSError:
+                        pass
+    return total
+
+
+def mount_image(image, target):
+    last = None
+    for _ in range(DISK_MOUNT_ATTEMPTS):
+        try:
+            # libmount reuses the loop device of an image that is still mounted (a kernel being
+            # restarted): one superblock, never two writers on one ext4
+            run_tool(["mount", "-t", "ext4", "-o", DISK_MOUNT_OPTIONS, image, target])
+            return
+        except OSError as e:
+            last = e
+            time.sleep(DISK_MOUNT_RETRY_S)
+    raise last
+
+
+def drop_empty_lost_found(root):
+    # not a file of the notebook's (the Files panel would list it); e2fsck makes it again when it needs it
+    lost = os.path.join(root, "lost+found")
+    try:
+        if os.path.isdir(lost) and not os.path.islink(lost) and not os.listdir(lost):
+            os.rmdir(lost)
+    except OSError:
+        pass
+
+
+def create_disk(wd, image, quota_bytes, user):
+    """The first start with a quota: the folder's files (an earlier kernel's) move into a new image."""
+    skip = {DISK_IMAGE_NAME, DISK_IMAGE_NAME + ".new"}
+    existing = [n for n in os.listdir(wd) if n not in skip]
+    used = tree_bytes(wd, skip)
+    # a folder already past the quota keeps its files; new writes fail until some are deleted
+    target = max(quota_bytes, used + used // 10 + 4 * MiB) if existing else quota_bytes
+    new = image + ".new"
+    make_disk_image(new, target, user)
+    mnt = tempfile.mkdtemp(prefix="ynb-disk-")
+    try:
+        run_tool(["mount", "-t", "ext4", "-o", DISK_MOUNT_OPTIONS, new, mnt])
+        try:
+            drop_empty_lost_found(mnt)
+            if existing:
+                run_tool(["cp", "-a", "--"] + [os.path.join(wd, n) for n in existing] + [mnt + "/"])
+                if user:
+                    run_tool(["chown", "-R", "-h", "-P", "%d:%d" % user, mnt])
+        finally:
+            run_tool(["umount", mnt])
+    finally:
+        os.rmdir(mnt)
+    os.rename(new, image)
+    for n in existing:
+        p = os.path.join(wd, n)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
+def grow_disk(image, quota_bytes):
+    """FILES_QUOTA_MB was raised: the image grows (offline, when no kernel has it mounted)."""
+    # an image made for this quota is larger than it (metadata on top): nothing to read then
+    if os.path.getsize(image) >= quota_bytes or ext4_free_bytes(image) >= quota_bytes:
+        return False
+    if run_tool(["losetup", "-j", image]).strip():
+        return False  # mounted by a kernel still going away; the next start grows it
+    run_tool(["e2fsck", "-f", "-p", image], ok=(0, 1))  # 1: it fixed something (it makes lost+found again)
+    for _ in range(DISK_SIZE_PASSES):
+        free = ext4_free_bytes(image)
+        if free >= quota_bytes:
+            break
+        with open(image, "r+b") as f:
+            f.truncate(os.path.getsize(image) + quota_bytes - free + MiB)
+        run_tool(["resize2fs", image])
+    return True
+
+
+def quota_mount(args, wd, user):
+    """Mounts the notebook's own file system (an ext4 image of --disk-mb) over its working directory,
+    nosuid and nodev, in a mount namespace of this kernel's own. A write past it fails with ENOSPC."""
+    image = os.path.join(wd, DISK_IMAGE_NAME)
+    quota_bytes = args.disk_mb * MiB
+    unshare_mount_namespace()
+    lock = os.open(wd, os.O_RDONLY | os.O_DIRECTORY)  # closed (unlocked) at exec
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        grown = False
+        if not os.path.exists(image):
+            create_disk(wd, image, quota_bytes, user)
+        else:
+            try:
+                grown = grow_disk(image, quota_bytes)
+            except OSError as e:
+                note("the notebook's disk keeps its size: %s" % e)
+        mount_image(image, wd)
+        if grown:
+            drop_empty_lost_found(wd)
+    finally:
+        os.close(lock)
+    if user:
+        os.chown(wd, *user)
+
+
+def file_size_limit(args):
+    """Without a file system of its own, one file at most --disk-mb (RLIMIT_FSIZE; Python ignores
+    SIGXFSZ, so the write fails with EFBIG). It does not bound many files."""
+    if args.disk_mb > 0:
+        limit = args.disk_mb * MiB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def kernel_user(args):
+    """(uid, gid) the sandboxed kernel runs as, or None (not root: it runs as this process's user)."""
+    if not args.kernel_user or os.geteuid() != 0:
+        return None
+    try:
+        uid, gid = (int(x) for x in args.kernel_user.split(":"))
+    except ValueError:
+        fail("--kernel-user must be uid:gid, not %r" % args.kernel_user)
+    if uid == 0:
+        fail("--kernel-user must not be root")
+    return uid, gid
+
+
+def give_to_kernel_user(user, wd, paths):
+    """The working directory and what the kernel must open (its connection file, its ipc folder)
+    belong to the kernel's user. Files an earlier kernel made as root become the kernel's once;
+    links are changed themselves, never followed."""
+    if os.lstat(wd).st_uid != user[0]:
+        run_tool(["chown", "-R", "-h", "-P", "%d:%d" % user, wd])
+    for p in paths:
+        if p:
+            os.chown(p, *user)
+
+
+def disk_env(env, args):
+    if args.disk_mb > 0:
+        # the kernel's start-up code adds the quota to an ENOSPC / EFBIG error's output
+        env["YNOTEBOOK_FILES_QUOTA_MB"] = str(args.disk_mb)
+        env["YNOTEBOOK_FILES_QUOTA_KIND"] = "folder" if args.disk_quota == "on" else "file"
+    return env
+
+
+def visible_parents(b, paths):
+    """bwrap makes the folders above a bind mount as root, mode 0700 (/root of /root/.pyenv, /work):
+    made first here, 0755, so the kernel's user can reach what is bound below them."""
+    made = set()
+    for p in paths:
+        if not p:
+            continue
+        parents = []
+        d = os.path.dirname(p)
+        while d not in ("/", ""):
+            parents.append(d)
+            d = os.path.dirname(d)
+        for d in reversed(parents):
+            if d not in made and not any(d == s or d.startswith(s + "/") for s in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev")):
+                made.add(d)
+                b += ["--perms", "0755", "--dir", d]
+
+
+def drop_privileges(user, cmd):
+    """The kernel command, run through a step that leaves root for `user` inside the sandbox."""
+    return [cmd[0], "-I", "-S", "-c", DROP_PRIVILEGES_CODE, str(user[0]), str(user[1])] + cmd
+
+
+def probe(args):
+    """What of the above works on this machine, as JSON for the server's state (sandbox.ts)."""
+    out = {"memoryCgroup": None, "disk": None, "user": None}
+    if args.memory_mb > 0:
+        try:
+            os.rmdir(make_memory_cgroup(args.memory_mb * MiB))
+        except OSError as e:
+            out["memoryCgroup"] = str(e)
+    else:
+        out["memoryCgroup"] = "no KERNEL_MEMORY_MB"
+    if os.geteuid() != 0:
+        out["disk"] = "the server does not run as root, so it cannot mount a file system per notebook"
+        out["user"] = "the server does not run as root: kernels run as its uid %d" % os.geteuid()
+    else:
+        d = tempfile.mkdtemp(prefix="ynb-disk-probe-")
+        try:
+            unshare_mount_namespace()
+            image = os.path.join(d, "probe.img")
+            make_ext4(image, 8 * MiB, None)
+            mount_point = os.path.join(d, "mnt")
+            os.mkdir(mount_point)
+            run_tool(["mount", "-t", "ext4", "-o", "loop,nosuid,nodev", image, mount_point])
+            run_tool(["umount", mount_point])
+        except OSError as e:
+            out["disk"] = str(e)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    print(json.dumps(out), flush=True)
 
 
 # --- The kernel's network (KERNEL_NETWORK) ---------------------------------------------------
@@ -416,25 +816,45 @@ def prepare_network(args):
 
 def main():
     args = parse_args(sys.argv[1:])
+    if args.probe:
+        probe(args)
+        return
     wd = working_dir(args)
     # before the limits and the cgroup: the networking helper is not the kernel's and must not
     # count against (or be killed with) the kernel's memory and processes
     net = prepare_network(args) if args.sandbox == "on" else None
     set_limits(args)
     join_pids_cgroup(args)
+    join_memory_cgroup(args)
+    # without the sandbox the kernel runs as the server's user, on purpose (KERNEL_SANDBOX=off)
+    args.drop_to = kernel_user(args) if args.sandbox == "on" else None
+    if args.disk_quota == "on" and args.disk_mb > 0:
+        try:
+            quota_mount(args, wd, args.drop_to)
+        except OSError as e:
+            fail("cannot mount this notebook's disk (FILES_QUOTA_MB=%d) at %s: %s" % (args.disk_mb, wd, e))
+    else:
+        if os.path.exists(os.path.join(wd, DISK_IMAGE_NAME)):
+            # the kernel would see an empty folder and the person think the files lost
+            fail("this notebook's files are in its disk image %s, which this server cannot mount now (a file system per notebook needs root and loop devices: see the server's log)" % os.path.join(wd, DISK_IMAGE_NAME))
+        file_size_limit(args)
     # The gateway interrupts a kernel by sending SIGINT to its process group. bwrap itself would die
     # of it (and with it the kernel); ignored here, the disposition is inherited by bwrap, while the
     # kernel installs its own SIGINT handler and still gets its KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if args.sandbox == "on":
-        env = limit_env(pip_env(sandbox_env(wd), wd), args)
+        if args.drop_to:
+            cf = connection_file(args.cmd)
+            give_to_kernel_user(args.drop_to, wd, [cf, ipc_socket_dir(args, cf)])
+            args.cmd = drop_privileges(args.drop_to, args.cmd)
+        env = disk_env(limit_env(pip_env(sandbox_env(wd), wd), args), args)
         env["YNOTEBOOK_NETWORK"] = args.network
         cmd = bwrap_command(args, wd, env, net)
         try:
             os.execvpe(cmd[0], cmd, env)
         except OSError as e:
             fail("could not run bubblewrap (%s): %s" % (cmd[0], e))
-    env = limit_env(pip_env({k: v for k, v in os.environ.items() if k not in LAUNCHER_ONLY_ENV and not k.startswith("KG_")}, wd), args)
+    env = disk_env(limit_env(pip_env({k: v for k, v in os.environ.items() if k not in LAUNCHER_ONLY_ENV and not k.startswith("KG_")}, wd), args), args)
     os.chdir(wd)
     os.execvpe(args.cmd[0], args.cmd, env)
 

@@ -85,8 +85,15 @@ export const EnvSchema = z.object({
   KERNEL_IDLE_MINUTES: z.coerce.number().positive().default(60),
   /** bubblewrap around the embedded gateway's kernels: auto (when it works), required, off */
   KERNEL_SANDBOX: z.enum(['auto', 'required', 'off']).default('auto'),
-  /** address space one kernel may use, in MiB (0: no limit) */
+  /** memory one kernel and its children may use together (memory cgroup), and each process's address space, in MiB (0: no limit) */
   KERNEL_MEMORY_MB: z.coerce.number().int().min(0).default(2048),
+  /** uid:gid sandboxed kernels run as when the server is root (never root itself) */
+  KERNEL_USER: z
+    .string()
+    .trim()
+    .regex(/^\d{1,10}:\d{1,10}$/, 'KERNEL_USER must be uid:gid, e.g. 65534:65534')
+    .refine((v) => !v.split(':').includes('0'), 'KERNEL_USER must not be root (uid or gid 0)')
+    .default('65534:65534'),
   /** processes and threads one kernel may have (0: no limit; needs a writable pids cgroup) */
   KERNEL_PIDS_MAX: z.coerce.number().int().min(0).default(256),
   /** size of a kernel's private /tmp and HOME (tmpfs, in RAM), in MiB each */

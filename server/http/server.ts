@@ -34,6 +34,7 @@ import { createPackagesApi } from './packages-api';
 import { FilesService } from '../notebook/files';
 import { MiB, type FileLimits } from '../kernel/kernel-files';
 import { errorHandler } from './errors';
+import { prepareDataDir } from './data-dir';
 import { mountRemix } from './remix';
 import type { Env } from './env';
 
@@ -89,6 +90,8 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { env } = opts;
   const log = opts.log ?? consoleLogger;
+  // owner only, before anything (the database, the admin token, the kernels' folders) is put in it
+  prepareDataDir(env.dataDir, (m) => log('warn', m));
   // DATABASE_URL: PostgreSQL (migrated here; an unreachable one is retried for a while, then throws
   // StorageError 'IO' naming the host); else SQLite in DATA_DIR
   const storage = opts.storage ?? (await openStorage({ dataDir: env.dataDir, databaseUrl: env.DATABASE_URL, log }));
@@ -138,7 +141,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         idleCullMs: env.KERNEL_IDLE_MINUTES * 60_000,
         remoteKernel: { kernelName: env.KERNEL_SPEC, username: env.KERNEL_USERNAME, workDirRoot: env.KERNEL_WORKDIR_ROOT, startEnv: env.KERNEL_START_ENV },
         sparePool: env.KERNEL_SPARE_POOL,
-        sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP, slirp4netnsPath: env.KERNEL_SLIRP4NETNS },
+        sandbox: { mode: env.KERNEL_SANDBOX, memoryMb: env.KERNEL_MEMORY_MB, pidsMax: env.KERNEL_PIDS_MAX, tmpMb: env.KERNEL_TMP_MB, network: env.KERNEL_NETWORK, bwrapPath: env.KERNEL_SANDBOX_BWRAP, slirp4netnsPath: env.KERNEL_SLIRP4NETNS, diskMb: Math.ceil(env.FILES_QUOTA_MB), kernelUser: env.KERNEL_USER },
         log: (m) => log('info', `kernel: ${m}`),
         // several instances on one gateway: a new owner reconnects to the kernel the last one recorded
         adoption: leases

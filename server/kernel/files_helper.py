@@ -17,6 +17,7 @@
 # list/get/put/delete: a file put there (sitecustomize.py) would run at every kernel start. Checked
 # on the real path, so a symlink made by the notebook's code does not lead in either.
 # Every failure answers {error: {code, message}}; the server maps codes to HTTP statuses.
+import errno
 import hashlib
 import os
 import shutil
@@ -300,6 +301,9 @@ def register(root):
     def error_reply(err):
         if isinstance(err, FileOpError):
             return {'error': {'code': err.code, 'message': err.message}}
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            # the notebook's own file system is full (FILES_QUOTA_MB, docs/decisions/0023)
+            return {'error': {'code': 'QUOTA_EXCEEDED', 'message': 'no space left in the notebook\'s folder'}}
         if isinstance(err, PermissionError):
             return {'error': {'code': 'PERMISSION', 'message': 'permission denied: %s' % err.strerror}}
         if isinstance(err, OSError):

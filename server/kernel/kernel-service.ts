@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { KernelAPI, type ServerConnection } from '@jupyterlab/services';
-import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir } from './embedded-gateway.js';
+import { DEFAULT_PYTHON_DIR, EmbeddedGateway, venvBinDir, venvPython } from './embedded-gateway.js';
 import { KernelError } from './errors.js';
 import { makeServerSettings, normalizeGatewayUrl, probeGateway, type GatewayEndpoint } from './gateway-connection.js';
 import { kernelEnv, notebookWorkDir, remoteNotebookWorkDir } from './kernel-env.js';
@@ -77,7 +77,7 @@ export class KernelService {
       return new KernelService(opts, endpoint, null, null);
     }
     // probed once, before the gateway starts: its kernelspec is written from the outcome
-    const sandbox = resolveSandbox(opts.sandbox, opts.workRoot, opts.log);
+    const sandbox = resolveSandbox(opts.sandbox, opts.workRoot, opts.log, { python: venvPython(opts.pythonDir), launcher: path.join(opts.pythonDir, 'kernel_launcher.py') });
     const embedded = await EmbeddedGateway.start({
       pythonDir: opts.pythonDir,
       cwd: opts.workRoot,

@@ -98,17 +98,26 @@ def __yn_pip_hook():
 __yn_pip_hook()
 del __yn_pip_hook
 def __yn_memory_note():
-    import os
+    import errno, os
     limit = os.environ.get("YNOTEBOOK_MEMORY_MB")
+    quota = os.environ.get("YNOTEBOOK_FILES_QUOTA_MB")
     ip = get_ipython() if "get_ipython" in globals() else None
-    if not limit or ip is None:
+    if not (limit or quota) or ip is None:
         return
-    note = "This kernel may use at most %s MiB of memory (KERNEL_MEMORY_MB); free some (del, gc.collect()) or restart the kernel." % limit
-    def on_memory_error(shell, etype, value, tb, tb_offset=None):
+    memory_note = "This kernel may use at most %s MiB of memory (KERNEL_MEMORY_MB); free some (del, gc.collect()) or restart the kernel." % limit
+    if os.environ.get("YNOTEBOOK_FILES_QUOTA_KIND") == "folder":
+        disk_note = "This notebook's folder holds at most %s MiB (FILES_QUOTA_MB); delete some files (the Files panel) to make room." % quota
+    else:
+        disk_note = "A file this kernel writes may be at most %s MiB (FILES_QUOTA_MB)." % quota
+    # one handler (IPython keeps one): the limit a MemoryError or a full disk ran into, said in the output
+    def on_limit_error(shell, etype, value, tb, tb_offset=None):
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         import sys
-        print(note, file=sys.stderr)
-    ip.set_custom_exc((MemoryError,), on_memory_error)
+        if limit and issubclass(etype, MemoryError):
+            print(memory_note, file=sys.stderr)
+        elif quota and getattr(value, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            print(disk_note, file=sys.stderr)
+    ip.set_custom_exc((MemoryError, OSError), on_limit_error)
 __yn_memory_note()
 del __yn_memory_note`;
 

@@ -5,6 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 
 export type SandboxMode = 'auto' | 'required' | 'off';
+
+/** Where the embedded gateway's kernel launcher is: it probes what of the per-kernel limits works here. */
+export interface LauncherPaths {
+  python: string;
+  launcher: string;
+}
 /**
  * `internet` (default): a network namespace of its own, outbound connections through slirp4netns,
  * the host's loopback and addresses unreachable. `none`: the namespace with only its own loopback.
@@ -13,8 +19,13 @@ export type SandboxMode = 'auto' | 'required' | 'off';
 export type KernelNetwork = 'internet' | 'none' | 'host';
 export const DEFAULT_KERNEL_NETWORK: KernelNetwork = 'internet';
 
-/** Memory (address space) one kernel may use, in MiB. */
+/** Memory one kernel may use, in MiB: it and its children together (memory cgroup), and each process's address space. */
 export const DEFAULT_KERNEL_MEMORY_MB = 2048;
+/**
+ * The unprivileged user (uid:gid) sandboxed kernels run as when the server is root: nobody:nogroup,
+ * which owns nothing on a Debian host. Files a kernel makes are never root's.
+ */
+export const DEFAULT_KERNEL_USER = '65534:65534';
 /** Processes and threads one kernel may have at once (pids cgroup, where it can be created). */
 export const DEFAULT_KERNEL_PIDS_MAX = 256;
 /** Size of the kernel's private /tmp and of its private HOME (each a tmpfs, so RAM), in MiB. */
@@ -30,6 +41,10 @@ export interface KernelSandboxOptions {
   /** 0 = no limit */
   pidsMax?: number;
   tmpMb?: number;
+  /** the working directory's quota in MiB (FILES_QUOTA_MB): a file system of that size per notebook where it can be mounted; 0 = none */
+  diskMb?: number;
+  /** uid:gid sandboxed kernels run as (when the server is root); default DEFAULT_KERNEL_USER */
+  kernelUser?: string;
   /** the kernels' network (default `internet`); `none` and `internet` need the sandbox */
   network?: KernelNetwork;
   /** the bubblewrap executable; tests point it at a missing path to simulate a machine without it */
@@ -57,8 +72,16 @@ export interface SandboxState {
   active: boolean;
   /** why not (when `active` is false), or a note on a limit that could not be applied */
   reason?: string;
-  /** per-kernel address-space limit in MiB, null when none */
+  /** per-kernel memory limit in MiB, null when none */
   memoryMb: number | null;
+  /** true when memoryMb bounds a kernel and all its children together (a memory cgroup); false: each process on its own (RLIMIT_AS) */
+  isMemoryPerKernel: boolean;
+  /** the working directory's quota in MiB, enforced on the kernel's own writes (a file system of that size); null when there is none (then `fileMaxMb`) */
+  diskMb: number | null;
+  /** without diskMb: the largest file a kernel may write, in MiB (RLIMIT_FSIZE), null when none */
+  fileMaxMb: number | null;
+  /** the uid kernels run as on this host (never 0 when the sandbox is active and the server is root) */
+  kernelUid: number;
   /** per-kernel process limit, null when it cannot be applied on this machine */
   pidsMax: number | null;
   /** KERNEL_NETWORK as asked for */
@@ -138,7 +161,44 @@ function canUsePidsCgroup(): boolean {
   }
 }
 
-export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot: string, log: (m: string) => void): ResolvedSandbox {
+/** What of the per-kernel limits the launcher can apply here: null where it can, else why not. */
+export interface KernelLimitsProbe {
+  memoryCgroup: string | null;
+  disk: string | null;
+}
+
+/**
+ * Asks the kernel launcher itself (the code that applies them at each kernel start) whether a
+ * memory cgroup can be made and a file system mounted per notebook, once at gateway start.
+ */
+export function probeKernelLimits(paths: LauncherPaths, memoryMb: number): KernelLimitsProbe {
+  const r = spawnSync(paths.python, [paths.launcher, '--probe', '--memory-mb', String(memoryMb)], {
+    timeout: PROBE_TIMEOUT_MS,
+    encoding: 'utf8',
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } as unknown as NodeJS.ProcessEnv,
+  });
+  const failed = (why: string): KernelLimitsProbe => ({ memoryCgroup: why, disk: why });
+  if (r.error) return failed(`the kernel launcher could not run: ${r.error.message}`);
+  try {
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+    const field = (v: unknown) => (v === null ? null : String(v));
+    return { memoryCgroup: field(out.memoryCgroup), disk: field(out.disk) };
+  } catch {
+    return failed(`the kernel launcher's probe failed (exit ${r.status}): ${(r.stderr || '').trim().slice(0, 300)}`);
+  }
+}
+
+/** Parses KERNEL_USER (`uid:gid`); root is refused: the point is that kernels are not root. */
+export function parseKernelUser(value: string): { uid: number; gid: number } {
+  const m = /^(\d{1,10}):(\d{1,10})$/.exec(value.trim());
+  if (!m) throw new Error(`KERNEL_USER must be uid:gid (numbers), not ${JSON.stringify(value)}`);
+  const uid = Number(m[1]);
+  const gid = Number(m[2]);
+  if (uid === 0 || gid === 0) throw new Error('KERNEL_USER must not be root (uid or gid 0)');
+  return { uid, gid };
+}
+
+export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot: string, log: (m: string) => void, launcher?: LauncherPaths): ResolvedSandbox {
   const mode = opts?.mode ?? 'off';
   const memoryMb = opts?.memoryMb ?? DEFAULT_KERNEL_MEMORY_MB;
   const requestedPids = opts?.pidsMax ?? DEFAULT_KERNEL_PIDS_MAX;
@@ -169,6 +229,17 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
   }
   const pidsMax = requestedPids > 0 && canUsePidsCgroup() ? requestedPids : null;
   if (requestedPids > 0 && pidsMax === null) notes.push(`no per-kernel process limit (${CGROUP_V1_PIDS} is not writable here)`);
+  // resources per kernel (docs/decisions/0023-kernel-resources.md)
+  const requestedDisk = Math.max(0, Math.floor(opts?.diskMb ?? 0));
+  // (no kernel starts when refusing: nothing to probe or to say about limits)
+  const isProbed = Boolean(launcher) && !isRefusing;
+  const limits = isProbed ? probeKernelLimits(launcher!, memoryMb) : { memoryCgroup: 'not probed', disk: 'not probed' };
+  const isMemoryPerKernel = memoryMb > 0 && limits.memoryCgroup === null;
+  if (memoryMb > 0 && !isMemoryPerKernel && isProbed) notes.push(`memory limited per process only, not per kernel (no memory cgroup: ${limits.memoryCgroup})`);
+  const diskMb = requestedDisk > 0 && limits.disk === null ? requestedDisk : null;
+  if (requestedDisk > 0 && diskMb === null && isProbed) notes.push(`no disk quota on the kernel's own writes (${limits.disk}); one file at most ${requestedDisk} MiB`);
+  const serverUid = process.getuid?.() ?? -1;
+  const user = active && serverUid === 0 ? parseKernelUser(opts?.kernelUser ?? DEFAULT_KERNEL_USER) : null;
   if (notes.length) log(notes.join('; '));
   if (network === 'none' && !active && !isRefusing && mode !== 'off') {
     // no sandbox, no network namespace: refuse rather than run kernels with the network they must not have
@@ -194,6 +265,10 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
     // what the kernels get: `none` when `internet` cannot be had, `host` without the sandbox
     KG_KERNEL_NETWORK: networkState.kind,
     KG_KERNEL_SLIRP4NETNS: slirpPath,
+    KG_KERNEL_MEMORY_CGROUP: isMemoryPerKernel ? '1' : '0',
+    KG_KERNEL_DISK_MB: String(requestedDisk),
+    KG_KERNEL_DISK_QUOTA: diskMb !== null ? '1' : '0',
+    KG_KERNEL_USER: user ? `${user.uid}:${user.gid}` : '',
   };
   return {
     state: {
@@ -201,6 +276,10 @@ export function resolveSandbox(opts: KernelSandboxOptions | undefined, workRoot:
       active,
       ...(reason || notes.length ? { reason: [reason, ...notes].filter(Boolean).join('; ') } : {}),
       memoryMb: memoryMb > 0 ? memoryMb : null,
+      isMemoryPerKernel,
+      diskMb,
+      fileMaxMb: diskMb === null && requestedDisk > 0 ? requestedDisk : null,
+      kernelUid: user ? user.uid : serverUid,
       pidsMax,
       network,
       networkState,

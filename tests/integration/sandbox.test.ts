@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { silenceJupyterServicesLogs } from '../support/gateway';
+import { readHostFolder } from '../support/kernel-disk';
 import { tempDir } from '../support/server';
 import { waitFor } from '../support/yclient';
 import { scaled } from '../support/timing';
@@ -190,7 +191,8 @@ describe('kernels in the bubblewrap sandbox (embedded gateway)', () => {
     const r = await runJson(h, id, 'import os, json\nopen("made-by-spare.txt", "w").write("hi")\nprint(json.dumps(os.listdir("..")))');
     expect(r).toHaveLength(1);
     expect((k.kernelFor(id) as unknown as { kernelId: string }).kernelId).toBe(spareId);
-    expect(fs.readFileSync(path.join(h.dataDir, 'kernels', id, 'made-by-spare.txt'), 'utf8')).toBe('hi');
+    // on the host: in the notebook's folder (its disk image, renamed with the spare's folder)
+    expect(readHostFolder(path.join(h.dataDir, 'kernels', id), ['made-by-spare.txt']).files['made-by-spare.txt']?.data.toString()).toBe('hi');
     // the files API goes through that kernel and sees the same folder
     const listed = (await (await api(h, `/api/notebooks/${id}/files`)).json()) as { files: { path: string }[] };
     expect(listed.files.map((f) => f.path)).toEqual(['made-by-spare.txt']);
@@ -217,7 +219,7 @@ describe('kernels in the bubblewrap sandbox (embedded gateway)', () => {
     const dbPath = path.join(h.dataDir, 'notebooks.sqlite');
     const aFile = path.join(h.dataDir, 'kernels', a, 'private.txt');
     expect(fs.existsSync(dbPath)).toBe(true);
-    expect(fs.readFileSync(aFile, 'utf8')).toBe(secret);
+    expect(readHostFolder(path.dirname(aFile), ['private.txt']).files['private.txt']?.data.toString()).toBe(secret);
     const serverPid = process.pid;
     const gatewayPid = h.kernels.embeddedGatewayPid!;
     expect(gatewayPid).toBeGreaterThan(2);
@@ -343,7 +345,8 @@ print(json.dumps(found))`,
       expect((await runCode(h, a, `import ${name}\nprint(${name}.MARKER)`)).text).toBe(`${marker}\n`);
       // `!pip` (a shell subprocess) honours the same target
       expect((await runCode(h, a, `!pip install --no-index ./${wheelName}`)).text).toMatch(/already exists|Successfully installed|Requirement already satisfied/);
-      expect(fs.existsSync(path.join(h.dataDir, 'kernels', a, '.ynotebook', 'site-packages', name, '__init__.py'))).toBe(true);
+      const installed = `.ynotebook/site-packages/${name}/__init__.py`;
+      expect(readHostFolder(path.join(h.dataDir, 'kernels', a), [installed]).files[installed]).toBeDefined();
       // the installed packages are the notebook's, but not files the person sees in the files panel
       const listed = (await (await api(h, `/api/notebooks/${a}/files`)).json()).files.map((f: any) => f.path);
       expect(listed).toEqual([wheelName]);
