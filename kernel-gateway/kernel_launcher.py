@@ -667,7 +667,8 @@ def network_args(args, net):
 def network_mounts(net):
     """bwrap's mounts for the kernel's network, placed after /etc's: its resolver is slirp4netns'
     DNS forwarder (the host's may be on the host's loopback, e.g. systemd-resolved's 127.0.0.53)."""
-    return ["--ro-bind-data", str(net["resolv"]), "/etc/resolv.conf"] if net else []
+    # readable by the kernel user (bwrap makes data files 0600, root's, by default)
+    return ["--perms", "0444", "--ro-bind-data", str(net["resolv"]), "/etc/resolv.conf"] if net else []
 
 
 def host_ipv4_addresses():
