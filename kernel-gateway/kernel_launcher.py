@@ -108,14 +108,7 @@ def join_pids_cgroup(args):
     parent = os.path.join(CGROUP_V1_PIDS, CGROUP_GROUP)
     try:
         os.makedirs(parent, exist_ok=True)
-        # groups of kernels that are gone are empty; rmdir refuses the others (EBUSY)
-        for name in os.listdir(parent):
-            d = os.path.join(parent, name)
-            if os.path.isdir(d):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        sweep_empty_groups(parent)
         mine = os.path.join(parent, uuid.uuid4().hex)
         os.mkdir(mine)
         with open(os.path.join(mine, "pids.max"), "w") as f:
